@@ -1,0 +1,33 @@
+# Plain entry points. `make install` builds .venv with a CPU torch first so a
+# GPU-less machine never downloads CUDA wheels; `make install-gpu` adds vLLM.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+TORCH   ?= torch==2.13.0
+export WANDB_MODE ?= offline
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install install-gpu test demo clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+
+install-gpu: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,gpu]'
+
+test:
+	$(BIN)/python -m pytest -q
+
+# The main job on a fresh CPU-only, offline machine.
+demo: install
+	$(BIN)/python evaluate/run.py data_dir=tests/fixtures/capture model_zoo=llama3 benchmark=demo logger=none hydra.run.dir=outputs/demo
+
+clean:
+	rm -rf $(VENV) outputs/demo

@@ -1,0 +1,96 @@
+"""Model zoos and benchmark specs as plain, validated dataclasses.
+
+Both stages read the same `conf/model_zoo/*.yaml` and `conf/benchmark/*.yaml`;
+this module turns those mappings into typed objects and rejects bad ones
+before any data is read or any model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    category: str
+    model: str
+    cost_rank: int
+    backend_args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelZoo:
+    """Models of a zoo, ordered cheapest first (ascending `cost_rank`)."""
+
+    name: str
+    models: tuple[ZooModel, ...]
+
+    @property
+    def categories(self) -> list[str]:
+        return [m.category for m in self.models]
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any]) -> "ModelZoo":
+        name = str(cfg.get("name", "?"))
+        raw = cfg.get("models")
+        if not raw:
+            raise ConfigError(f"model_zoo '{name}': no models; list them under `models:`.")
+        models = []
+        for i, entry in enumerate(raw):
+            for key in ("category", "model", "cost_rank"):
+                if key not in entry or entry[key] is None:
+                    raise ConfigError(f"model_zoo '{name}': model #{i} lacks `{key}`; every entry needs category, model and cost_rank.")
+            models.append(
+                ZooModel(
+                    category=str(entry["category"]),
+                    model=str(entry["model"]),
+                    cost_rank=int(entry["cost_rank"]),
+                    backend_args=dict(entry.get("backend_args") or {}),
+                )
+            )
+        cats = [m.category for m in models]
+        dupes = sorted({c for c in cats if cats.count(c) > 1})
+        if dupes:
+            raise ConfigError(f"model_zoo '{name}': categories must be unique, repeated: {dupes}.")
+        ranks = [m.cost_rank for m in models]
+        if len(set(ranks)) != len(ranks):
+            raise ConfigError(f"model_zoo '{name}': cost_rank values must be distinct (got {ranks}); they declare the cost order.")
+        return cls(name=name, models=tuple(sorted(models, key=lambda m: m.cost_rank)))
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str
+    task: str
+    metric: str
+    alpha: float
+    alpha_sweep: tuple[float, ...]
+
+    @classmethod
+    def from_mapping(cls, name: str, cfg: Mapping[str, Any]) -> "BenchmarkSpec":
+        metric = str(cfg.get("metric", "acc"))
+        if metric not in ("acc", "acc_norm"):
+            raise ConfigError(f"benchmark '{name}': metric must be acc or acc_norm, got {metric!r}.")
+        alpha = float(cfg["alpha"])
+        sweep = tuple(float(a) for a in (cfg.get("alpha_sweep") or [alpha]))
+        for a in (alpha, *sweep):
+            check_alpha(a, where=f"benchmark '{name}'")
+        return cls(name=name, task=str(cfg.get("task", name)), metric=metric, alpha=alpha, alpha_sweep=sweep)
+
+
+def check_alpha(alpha: float, where: str = "alpha") -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"{where}: alpha must lie in (0, 1), got {alpha}.")
+
+
+def benchmarks_from_mapping(cfg: Mapping[str, Mapping[str, Any]]) -> list[BenchmarkSpec]:
+    """Benchmarks selected in Hydra's `benchmarks` node, in config order."""
+    if not cfg:
+        raise ConfigError("no benchmark selected: pass benchmark=<name>, benchmark=[a,b] or benchmark=all.")
+    return [BenchmarkSpec.from_mapping(name, spec) for name, spec in cfg.items()]
+
