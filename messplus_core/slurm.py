@@ -1,0 +1,164 @@
+"""Submit a whole experiment to Slurm: `python -m messplus_core.slurm` (behind slurm/submit.sh).
+
+    slurm/submit.sh [--dry-run] [--capture-args "..."] [--evaluate-args "..."] \
+        model_zoo=llama3 benchmark=all [sweep=paper] [capture.time=24:00:00 ...]
+
+Positional `key=value` arguments are Hydra overrides of `conf/slurm.yaml`
+(which composes the same model_zoo and benchmark groups as the stages).
+`--capture-args` / `--evaluate-args` append overrides passed through to
+capture/run.py and evaluate/run.py in every task. `--dry-run` (alias
+`--test-only`) prints the job/array structure and the sbatch command lines
+without submitting. On submit, the job ids and the plan are printed and
+written to `<log_dir>/submission-<first job id>.json` and `<log_dir>/latest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from messplus_core.slurm_plan import Plan, build_plan, format_plan, plan_as_dict, sbatch_command
+from messplus_core.zoo import ConfigError, ModelZoo
+
+REPO = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO / "conf"
+
+
+def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
+    """The Hydra config of `config_name` under conf/ with these overrides (and its `hydra` node)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+
+
+def benchmark_selection(overrides: Sequence[str]) -> str:
+    """The `benchmark=` override exactly as given (forwarded unchanged to capture and aggregate)."""
+    values = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "benchmark"]
+    if not values:
+        raise ConfigError("pass benchmark=<name>, benchmark=[a,b] or benchmark=all.")
+    return values[-1]
+
+
+def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra_evaluate: Sequence[str] = (),
+              environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[Plan, dict[str, Any]]:
+    from omegaconf import OmegaConf
+
+    environ = os.environ if environ is None else environ
+    cfg = compose(overrides)
+    # Group choices as Hydra made them (sweep is a config group of the evaluate stage).
+    choices = dict(cfg.hydra.runtime.choices)
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain["sweep"] = choices.get("sweep") or "default"
+    plain.setdefault("capture", {})["args"] = list(plain["capture"].get("args") or []) + list(extra_capture)
+    plain.setdefault("evaluate", {})["args"] = list(plain["evaluate"].get("args") or []) + list(extra_evaluate)
+    zoo = ModelZoo.from_mapping(plain["model_zoo"])
+    benchmarks = list((plain.get("benchmarks") or {}).keys())
+    base = (cwd or Path.cwd()).resolve()
+
+    def path(key: str) -> Path:
+        p = Path(str(plain[key])).expanduser()
+        return p if p.is_absolute() else (base / p)
+
+    plan = build_plan(
+        zoo=zoo, benchmarks=benchmarks, selection=benchmark_selection(overrides), cfg=plain,
+        out_dir=path("out_dir"), capture_dir=path("capture_dir"), evaluate_dir=path("evaluate_dir"),
+        log_dir=path("log_dir"), environ=environ,
+    )
+    return plan, plain
+
+
+def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """sbatch every job in order; returns job key -> Slurm job id."""
+    plan.log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(environ)
+    # Jobs inherit the submitting environment (sbatch's default --export=ALL):
+    # this is how every task finds the same interpreter.
+    env["MESSPLUS_PYTHON"] = python
+    ids: dict[str, str] = {}
+    for job in plan.jobs:
+        cmd = sbatch_command(job, plan, ids)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            done = ", ".join(f"{k}={v}" for k, v in ids.items()) or "none"
+            raise RuntimeError(
+                f"sbatch failed for {job.key} (exit {proc.returncode}): {proc.stderr.strip()}\n"
+                f"command: {shlex.join(cmd)}\nalready submitted: {done} (scancel them if needed)"
+            )
+        m = re.match(r"^(\d+)", proc.stdout.strip())
+        if not m:
+            raise RuntimeError(f"sbatch for {job.key} printed no job id: {proc.stdout!r}")
+        ids[job.key] = m.group(1)
+    return ids
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="slurm/submit.sh",
+        description="Submit capture (array + merge) and evaluate (array + aggregate) as Slurm jobs with dependencies.",
+    )
+    ap.add_argument("--dry-run", "--test-only", dest="dry_run", action="store_true",
+                    help="print the job/array structure and sbatch commands; submit nothing")
+    ap.add_argument("--capture-args", action="append", default=[], metavar="'k=v ...'",
+                    help="overrides for capture/run.py in every capture and merge task (repeatable)")
+    ap.add_argument("--evaluate-args", action="append", default=[], metavar="'k=v ...'",
+                    help="overrides for evaluate/run.py in every evaluate and aggregate task (repeatable)")
+    ap.add_argument("--json", action="store_true", help="print the plan (and job ids) as JSON instead of text")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides of conf/slurm.yaml (model_zoo=..., benchmark=..., ...)")
+    args = ap.parse_args(argv)
+
+    extra_c = [a for s in args.capture_args for a in shlex.split(s)]
+    extra_e = [a for s in args.evaluate_args for a in shlex.split(s)]
+    try:
+        plan, plain = make_plan(args.overrides, extra_c, extra_e)
+    except ConfigError as e:
+        print(f"submit: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # Hydra composition errors (unknown zoo, missing group...)
+        print(f"submit: cannot compose conf/slurm.yaml with {list(args.overrides)}: {e}", file=sys.stderr)
+        return 2
+    python = plain.get("python") or sys.executable
+
+    if args.dry_run:
+        if args.json:
+            print(json.dumps(plan_as_dict(plan), indent=2))
+        else:
+            print("DRY RUN: nothing submitted.")
+            print(format_plan(plan))
+            print("sbatch commands (<key> = id of that earlier job):")
+            for job in plan.jobs:
+                print("  " + shlex.join(sbatch_command(job, plan, {})))
+        return 0
+
+    try:
+        ids = submit(plan, python, os.environ)
+    except (RuntimeError, FileNotFoundError) as e:
+        print(f"submit: {e}", file=sys.stderr)
+        return 1
+    record = plan_as_dict(plan, ids) | {"python": python}
+    first = next(iter(ids.values()))
+    for name in (f"submission-{first}.json", "latest.json"):
+        (plan.log_dir / name).write_text(json.dumps(record, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(format_plan(plan, ids))
+        print(f"submitted: {' '.join(f'{k}={v}' for k, v in ids.items())}")
+        print(f"record: {plan.log_dir / 'latest.json'}   watch: squeue -j {','.join(ids.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
