@@ -1,0 +1,84 @@
+"""The replay engine: drives any router over a stream and charges every cost itself.
+
+No router reports its own bill. On an exploration the engine queries every
+model, serves the largest one's answer and charges the sum of all models'
+energy, time and cost; otherwise it charges the served model alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .algorithm import queue_path
+from .routers.base import EXPLORE, Router
+from .stream import Stream
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-step record of one replay (all arrays of length N)."""
+
+    served: np.ndarray  # int8 model index whose answer was served
+    explored: np.ndarray  # bool
+    satisfied: np.ndarray  # int8 label of the served answer
+    cost: np.ndarray  # charged optimised cost
+    energy: np.ndarray  # charged J
+    time: np.ndarray  # charged s
+    router_state: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def ideal_queue(self, alpha: float) -> np.ndarray:
+        """The queue as if every request had given feedback (monitoring only)."""
+        return queue_path(alpha, self.satisfied)
+
+
+def replay(router: Router, stream: Stream) -> Trace:
+    n, m = stream.n, stream.n_models
+    largest = m - 1
+    labels = stream.labels.tolist()
+    cost, energy, time = stream.cost.tolist(), stream.energy.tolist(), stream.time.tolist()
+    feedback = stream.feedback.tolist()
+    all_models = range(m)
+    served = [0] * n
+    explored = [False] * n
+    charged = [0.0] * n
+    charged_energy = [0.0] * n
+    charged_time = [0.0] * n
+    for t in range(n):
+        choice = router.choose(t)
+        row_cost = cost[t]
+        if choice == EXPLORE:
+            explored[t] = True
+            model = largest
+            observed = dict(zip(all_models, row_cost))
+            charged[t] = sum(row_cost)
+            charged_energy[t] = sum(energy[t])
+            charged_time[t] = sum(time[t])
+        else:
+            if not 0 <= choice < m:
+                raise ValueError(f"{type(router).__name__} chose model {choice} at step {t}; valid: 0..{m - 1} or EXPLORE.")
+            model = choice
+            observed = {model: row_cost[model]}
+            charged[t] = row_cost[model]
+            charged_energy[t] = energy[t][model]
+            charged_time[t] = time[t][model]
+        served[t] = model
+        has_feedback = feedback[t]
+        satisfied = labels[t][model]
+        router.observe(
+            t,
+            model,
+            float(satisfied) if has_feedback else None,
+            stream.labels[t] if (has_feedback and choice == EXPLORE) else None,
+            observed,
+        )
+    return Trace(
+        served=np.asarray(served, dtype=np.int8),
+        explored=np.asarray(explored, dtype=bool),
+        satisfied=stream.labels[np.arange(n), served].astype(np.int8),
+        cost=np.asarray(charged),
+        energy=np.asarray(charged_energy),
+        time=np.asarray(charged_time),
+        router_state=router.trace(),
+    )

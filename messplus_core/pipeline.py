@@ -1,0 +1,144 @@
+"""The evaluate stage as a library call: config mapping in, results folder out.
+
+Order matters: every config value and every data file is validated before
+any embedding or replay runs, so a typo costs seconds, not a sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .capture_data import CaptureData, CaptureError, available_benchmarks, load_capture
+from .embeddings import cached_embeddings
+from .experiment import RunSpec, static_optimum_row
+from .plots import write_plots
+from .predictors import PREDICTORS
+from .report import results_frame, summary_markdown
+from .routers import NEEDS_FEATURES
+from .run_store import RunStore
+from .runner import Inputs, run_grid
+from .sweep import SweepAxes, build_grid
+from .wandb_log import WandbLogger
+from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
+
+log = logging.getLogger("messplus.evaluate")
+
+
+@dataclass(frozen=True)
+class Plan:
+    zoo: ModelZoo
+    benchmarks: list[BenchmarkSpec]
+    routers: dict[str, dict[str, Any]]
+    axes: SweepAxes
+    specs: list[RunSpec]
+    cost: str
+    data_dir: Path
+
+
+def plan(cfg: dict[str, Any]) -> Plan:
+    """Validate the config and expand the grid (no data read yet)."""
+    zoo = ModelZoo.from_mapping(cfg["model_zoo"])
+    benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
+    cost = cfg.get("cost", "energy")
+    if cost not in ("energy", "time"):
+        raise ConfigError(f"cost must be energy or time, got {cost!r}.")
+    routers = dict(cfg.get("routers") or {})
+    if not routers:
+        raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
+    predictor = cfg.get("predictor") or {}
+    if "mess_plus" in routers:
+        if predictor.get("name") not in PREDICTORS:
+            raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
+        routers["mess_plus"] = {**routers["mess_plus"], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
+    axes = SweepAxes.from_config(cfg["sweep"], cfg.get("alpha"), cfg.get("V"), cfg.get("c"), cfg.get("seed"), cfg.get("feedback_rate", 1.0))
+    data_dir = Path(cfg["data_dir"]).expanduser()
+    if not data_dir.is_dir():
+        raise ConfigError(f"data_dir {data_dir} does not exist; point data_dir=... at a capture folder (see README).")
+    if not available_benchmarks(data_dir):
+        raise ConfigError(f"data_dir {data_dir} holds no capture CSVs (expected <benchmark>.csv or <benchmark>/*.csv); "
+                          "run the capture stage or point data_dir=... at a capture folder.")
+    settings = {"cost": cost, "encoder": predictor.get("encoder"), "data_dir": str(data_dir.resolve())}
+    specs = build_grid(benchmarks, zoo, routers, axes, settings)
+    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir)
+
+
+def load_all(p: Plan) -> dict[str, CaptureData]:
+    datasets = {}
+    for bench in p.benchmarks:
+        data = load_capture(p.data_dir, bench, p.zoo, p.cost)
+        log.info("%s", data.report.describe(bench.name))
+        datasets[bench.name] = data
+    return datasets
+
+
+def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
+    notes = []
+    for bench in p.benchmarks:
+        best = float(datasets[bench.name].labels.mean(axis=0).max())
+        for alpha in p.axes.alphas_for(bench):
+            if alpha > best:
+                note = (f"{bench.name}: alpha={alpha:g} exceeds the best model's mean satisfaction {best:.3f}: "
+                        "the SLA is infeasible for any router; runs go ahead.")
+                log.warning(note)
+                notes.append(note)
+    return notes
+
+
+def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
+    p = plan(cfg)
+    datasets = load_all(p)
+    notes = feasibility_notes(p, datasets)
+    if any(d.report.missing_energy for d in datasets.values()):
+        notes.append("energy was not measured for some requests (NaN); energy figures are n/a there"
+                     + ("; routing optimised time (cost=time)." if p.cost == "time" else "."))
+    store = RunStore(out_dir)
+    timings: dict[str, float] = {}
+    if not cfg.get("report_only", False):
+        started = time.perf_counter()
+        features = {}
+        needs_features = bool(NEEDS_FEATURES & set(p.routers))
+        for name, data in datasets.items():
+            features[name] = None
+            if needs_features:
+                features[name], hit = cached_embeddings(data.texts, cfg["predictor"]["encoder"], cfg["cache_dir"])
+                log.info("%s: embeddings %s", name, "from cache" if hit else "computed and cached")
+        timings["embedding_s"] = time.perf_counter() - started
+        logger_cfg = cfg.get("logger") or {}
+        wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
+            if logger_cfg.get("name") == "wandb" else None
+        started = time.perf_counter()
+        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, int(cfg.get("n_jobs", 0)),
+                                on_record=wandb.log if wandb else None)
+        timings["runs_s"] = time.perf_counter() - started
+        log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
+    if not cfg.get("report", True):
+        return {"timings": timings}
+    return write_report(p, datasets, store, out_dir, cfg, notes) | {"timings": timings}
+
+
+def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, cfg: dict[str, Any],
+                 notes: list[str]) -> dict[str, Any]:
+    stored = store.records()
+    records = [stored[s.run_id] for s in p.specs if s.run_id in stored]
+    missing = len(p.specs) - len(records)
+    if missing:
+        notes.append(f"{missing} of {len(p.specs)} runs of this grid have no record in {store.dir} yet; they are left out.")
+        log.warning(notes[-1])
+    if not records:
+        raise CaptureError(f"no finished runs of this grid in {store.dir}; run the sweep first (without report_only).")
+    bounds = [static_optimum_row(datasets[b.name], b.name, a, p.cost) for b in p.benchmarks for a in p.axes.alphas_for(b)]
+    frame = results_frame(records, bounds)
+    table = cfg.get("summary") or {}
+    V, c = float(table.get("V", 1e-4)), float(table.get("c", 0.1))
+    notes = [d.report.describe(name) for name, d in datasets.items()] + notes
+    results_csv = out_dir / "results.csv"
+    frame.to_csv(results_csv, index=False)
+    summary = out_dir / "summary.md"
+    summary.write_text(summary_markdown(frame, p.benchmarks, V, c, p.cost, notes), encoding="utf-8")
+    plots = write_plots(records, frame, p.benchmarks, p.zoo.categories, out_dir / "plots", V, c)
+    return {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}

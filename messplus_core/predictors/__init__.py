@@ -1,0 +1,24 @@
+"""Satisfaction predictors behind a small registry (`conf/predictor/*.yaml` names one by `name`)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..zoo import ConfigError
+from .mlp_head import MLPHead
+
+
+class Predictor(Protocol):
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+    def learn(self, x: np.ndarray, y: np.ndarray) -> None: ...
+
+
+PREDICTORS: dict[str, type] = {"mlp_head": MLPHead}
+
+
+def make_predictor(name: str, dim: int, n_outputs: int, seed: int, params: dict[str, Any]) -> Predictor:
+    if name not in PREDICTORS:
+        raise ConfigError(f"unknown predictor '{name}'; available: {sorted(PREDICTORS)} (set predictor.name).")
+    return PREDICTORS[name](dim, n_outputs, seed=seed, **params)

@@ -1,0 +1,66 @@
+"""A small MLP head over frozen text embeddings: one sigmoid output per model.
+
+This is the paper's satisfaction predictor (frozen encoder + MLP head, binary
+cross-entropy, SGD with momentum), written in NumPy: the head is tiny and is
+trained one exploration at a time, where framework call overhead would dominate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+
+class MLPHead:
+    """Predicts P(model m satisfies the request) for every model from a request embedding.
+
+    Each call of `learn` stores the labelled example in a replay buffer and runs
+    `steps` SGD steps on a minibatch made of that newest example plus up to
+    `batch_size - 1` earlier ones drawn at random, so that early explorations
+    keep informing the head as new ones arrive.
+    """
+
+    def __init__(self, dim: int, n_outputs: int, *, seed: int, hidden: int = 64, lr: float = 0.05,
+                 momentum: float = 0.9, steps: int = 3, batch_size: int = 16, weight_decay: float = 1e-4) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.scale = np.sqrt(dim)  # unit-norm sentence embeddings -> entries of order one
+        self.w1 = self.rng.normal(0.0, np.sqrt(2.0 / dim), (dim, hidden))
+        self.b1 = np.zeros(hidden)
+        self.w2 = self.rng.normal(0.0, np.sqrt(1.0 / hidden), (hidden, n_outputs))
+        self.b2 = np.zeros(n_outputs)
+        self.velocity = [np.zeros_like(p) for p in self.params]
+        self.lr, self.momentum, self.steps, self.batch_size, self.weight_decay = lr, momentum, steps, batch_size, weight_decay
+        self.buffer_x: list[np.ndarray] = []
+        self.buffer_y: list[np.ndarray] = []
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        return [self.w1, self.b1, self.w2, self.b2]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n, dim) embeddings -> (n, n_outputs) satisfaction probabilities."""
+        hidden = np.maximum(0.0, (x * self.scale) @ self.w1 + self.b1)
+        return expit(hidden @ self.w2 + self.b2)
+
+    def learn(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add one labelled example ((dim,), (n_outputs,) in {0,1}) and take `steps` SGD steps."""
+        self.buffer_x.append(np.asarray(x, dtype=np.float64))
+        self.buffer_y.append(np.asarray(y, dtype=np.float64))
+        n = len(self.buffer_x)
+        for _ in range(self.steps):
+            older = self.rng.choice(n - 1, size=min(n - 1, self.batch_size - 1), replace=False) if n > 1 else []
+            idx = [n - 1, *older]
+            self._sgd_step(np.stack([self.buffer_x[i] for i in idx]), np.stack([self.buffer_y[i] for i in idx]))
+
+    def _sgd_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        xs = x * self.scale
+        pre = xs @ self.w1 + self.b1
+        hidden = np.maximum(0.0, pre)
+        prob = expit(hidden @ self.w2 + self.b2)
+        d_logits = (prob - y) / len(x)  # gradient of mean binary cross-entropy w.r.t. the logits
+        d_hidden = (d_logits @ self.w2.T) * (pre > 0)
+        grads = [xs.T @ d_hidden, d_hidden.sum(0), hidden.T @ d_logits, d_logits.sum(0)]
+        for param, grad, vel in zip(self.params, grads, self.velocity):
+            vel *= self.momentum
+            vel -= self.lr * (grad + self.weight_decay * param)
+            param += vel

@@ -1,0 +1,47 @@
+"""Reference routers: one fixed model, the educated guess, and the hindsight oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..bounds import oracle_assignment, static_mixture
+from .base import Router, RouterContext
+
+
+class SingleModel(Router):
+    """Always the same model."""
+
+    def __init__(self, ctx: RouterContext, *, model: str) -> None:
+        if model not in ctx.categories:
+            raise ValueError(f"single_model: unknown model category {model!r}; zoo has {list(ctx.categories)}.")
+        self.index = ctx.categories.index(model)
+
+    def choose(self, t: int) -> int:
+        return self.index
+
+
+class PlannedRouter(Router):
+    """Follows a routing plan fixed before the stream starts."""
+
+    def __init__(self, plan: np.ndarray) -> None:
+        self.plan = plan.tolist()
+
+    def choose(self, t: int) -> int:
+        return self.plan[t]
+
+
+class EducatedGuess(PlannedRouter):
+    """Random routing with the cheapest fixed probabilities that meet alpha in expectation (exact LP)."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.mixture = static_mixture(ctx.mean_satisfaction, ctx.mean_cost, ctx.alpha)
+        rng = np.random.default_rng([ctx.seed, 3])
+        super().__init__(rng.choice(ctx.n_models, size=ctx.n, p=self.mixture.probabilities))
+
+
+class Oracle(PlannedRouter):
+    """Per-request hindsight: the cheapest assignment reaching alpha on this stream. A floor, not deployable."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.assignment = oracle_assignment(ctx.hindsight_labels, ctx.hindsight_costs, ctx.alpha)
+        super().__init__(self.assignment.models)
