@@ -27,8 +27,14 @@ from typing import Any, Mapping, Sequence
 from messplus_core.slurm_plan import Plan, build_plan, format_plan, plan_as_dict, sbatch_command
 from messplus_core.zoo import ConfigError, ModelZoo
 
-REPO = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO / "conf"
+
+def repo_root() -> Path:
+    """The repository whose conf/, slurm/ and stage scripts the jobs use.
+
+    Jobs run from it (sbatch's submit directory). MESSPLUS_REPO points
+    elsewhere, e.g. a deployed copy on a shared file system.
+    """
+    return Path(os.environ.get("MESSPLUS_REPO") or Path(__file__).resolve().parents[1]).resolve()
 
 
 def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
@@ -38,7 +44,7 @@ def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+    with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base=None):
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
 
 
@@ -90,7 +96,7 @@ def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str
     ids: dict[str, str] = {}
     for job in plan.jobs:
         cmd = sbatch_command(job, plan, ids)
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=repo_root(), env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             done = ", ".join(f"{k}={v}" for k, v in ids.items()) or "none"
             raise RuntimeError(
@@ -102,6 +108,67 @@ def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str
             raise RuntimeError(f"sbatch for {job.key} printed no job id: {proc.stdout!r}")
         ids[job.key] = m.group(1)
     return ids
+
+
+# --- watching jobs (used by --wait and the tests) ---------------------------
+
+ACTIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
+                 "REQUEUE_FED", "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING"}
+
+
+def _scontrol_records(job_id: str) -> list[dict[str, str]]:
+    """`scontrol -o show job ID`: one record per job or array task (finished ones for MinJobAge)."""
+    proc = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return []
+    records = []
+    for line in proc.stdout.splitlines():
+        rec = {}
+        for token in line.split():
+            if "=" in token:
+                k, v = token.split("=", 1)
+                rec.setdefault(k, v)
+        if rec:
+            records.append(rec)
+    return records
+
+
+def job_states(job_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Task id (`J` or `J_i`) -> (state, exit code) for these jobs.
+
+    Uses `scontrol`, which works without accounting (the local test cluster has
+    none) but forgets finished jobs after MinJobAge (300 s on the local one).
+    A pending array range shows as one entry such as `12_[3-5]`.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for jid in job_ids:
+        for rec in _scontrol_records(str(jid)):
+            task = rec.get("ArrayTaskId")
+            key = f"{rec.get('ArrayJobId', jid)}_{task}" if task is not None else rec.get("JobId", str(jid))
+            if task is not None and not task.isdigit():
+                key = f"{rec.get('ArrayJobId', jid)}_[{task}]"
+            out[key] = (rec.get("JobState", "UNKNOWN"), rec.get("ExitCode", "?"))
+    return out
+
+
+def wait_for_jobs(job_ids: Sequence[str], timeout_s: float, poll_s: float = 0.5) -> dict[str, tuple[str, str]]:
+    """Block until none of these jobs is pending or running (bounded); returns the final states.
+
+    Polls squeue (faster than `sbatch --wait`, which returns up to ~7 s late).
+    Raises TimeoutError with the current states if the bound is reached.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    ids = ",".join(str(j) for j in job_ids)
+    while True:
+        proc = subprocess.run(["squeue", "-h", "-j", ids, "-o", "%i %T"], capture_output=True, text=True)
+        active = [ln for ln in proc.stdout.splitlines() if ln.split()[-1:] and ln.split()[-1] in ACTIVE_STATES]
+        if proc.returncode == 0 and not active:
+            return job_states(job_ids)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs {ids} still active after {timeout_s:.0f} s: {active}")
+        time.sleep(poll_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--evaluate-args", action="append", default=[], metavar="'k=v ...'",
                     help="overrides for evaluate/run.py in every evaluate and aggregate task (repeatable)")
     ap.add_argument("--json", action="store_true", help="print the plan (and job ids) as JSON instead of text")
+    ap.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                    help="after submitting, wait (at most SECONDS) for every job; exit 1 unless all completed")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides of conf/slurm.yaml (model_zoo=..., benchmark=..., ...)")
     args = ap.parse_args(argv)
 
@@ -157,6 +226,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_plan(plan, ids))
         print(f"submitted: {' '.join(f'{k}={v}' for k, v in ids.items())}")
         print(f"record: {plan.log_dir / 'latest.json'}   watch: squeue -j {','.join(ids.values())}")
+    if args.wait is not None:
+        try:
+            states = wait_for_jobs(list(ids.values()), args.wait)
+        except TimeoutError as e:
+            print(f"submit: {e}", file=sys.stderr)
+            return 1
+        bad = {k: v for k, v in states.items() if v[0] != "COMPLETED"}
+        for k, (state, code) in sorted(states.items()):
+            print(f"  {k}: {state} (exit {code})")
+        if bad:
+            print(f"submit: {len(bad)} task(s) did not complete; logs in {plan.log_dir}", file=sys.stderr)
+            return 1
+        print(f"all {len(states)} task(s) completed; capture: {plan.capture_dir}, evaluate: {plan.evaluate_dir}")
     return 0
 
 
