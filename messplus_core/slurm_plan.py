@@ -281,19 +281,25 @@ def build_plan(
         _reject_owned(ev_args, ("data_dir", "model_zoo", "benchmark", "sweep", "hydra.run.dir", "report", "report_only"), "evaluate.args")
         common_ev = (
             f"data_dir={capture_dir}", f"model_zoo={zoo.name}", f"sweep={cfg.get('sweep') or 'default'}",
-            f"hydra.run.dir={evaluate_dir}", *ev_args,
+            f"hydra.run.dir={evaluate_dir}",
         )
+        ev_res = Resources.from_mapping("evaluate", ev_cfg)
+        # The sweep's worker processes default to every core of the machine;
+        # on a shared node use the CPUs Slurm gives the task (user args win).
+        workers = ()
+        if ev_res.cpus_per_task and not any(a.split("=", 1)[0] == "n_jobs" for a in ev_args):
+            workers = (f"n_jobs={ev_res.cpus_per_task}",)
         plan.jobs.append(Job(
             key=f"{prefix}_evaluate", stage="evaluate", script="slurm/evaluate.sbatch",
-            args=(bench_list, *common_ev),
-            resources=Resources.from_mapping("evaluate", ev_cfg),
+            args=(bench_list, *common_ev, *workers, *ev_args),
+            resources=ev_res,
             array=tuple(range(len(benchmarks))), tasks=bench_tasks,
             dependency=(("aftercorr", f"{prefix}_merge"),) if "capture" in stages else (),
             max_parallel=_max_parallel("evaluate", ev_cfg.get("max_parallel")),
         ))
         plan.jobs.append(Job(
             key=f"{prefix}_aggregate", stage="aggregate", script="slurm/aggregate.sbatch",
-            args=(*common_ev, f"benchmark={selection}"),
+            args=(*common_ev, *ev_args, f"benchmark={selection}"),
             resources=Resources.from_mapping("aggregate", cfg.get("aggregate") or {}),
             dependency=(("afterok", f"{prefix}_evaluate"),),
         ))
