@@ -142,7 +142,7 @@ def _required_columns(frame: pd.DataFrame, path: Path, zoo: ModelZoo, spec: Benc
 def _rows_where(frame: pd.DataFrame, bad: np.ndarray) -> str:
     """Human-readable 'line L (doc_id D)' list for the first offending rows (line 1 is the header)."""
     idx = np.flatnonzero(bad)[:MAX_LISTED]
-    return ", ".join(f"line {i + 2} (doc_id {frame['doc_id'].iloc[i]}): {frame['_value'].iloc[i]!r}" for i in idx)
+    return ", ".join(f"line {i + 2} (doc_id {frame['doc_id'].iloc[i]}): {frame['_value'].iloc[i]}" for i in idx)
 
 
 def _check_values(frame: pd.DataFrame, path: Path, column: str, bad: np.ndarray, rule: str, fix: str) -> None:

@@ -63,13 +63,22 @@ def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmar
     axes[0].legend(fontsize=7)
     written.append(_save(fig, out_dir / "running_satisfaction.png"))
 
+    if any(rec["row"]["router"] == "mess_plus" for recs in runs.values() for rec in recs):
+        written += _mess_plus_plots(runs, first_seed, benchmarks, categories, out_dir)
+    written.append(_cost_vs_satisfaction(frame, benchmarks, out_dir, V, c))
+    return written
+
+
+def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], first_seed: dict[str, Any], benchmarks: Sequence[BenchmarkSpec],
+                     categories: Sequence[str], out_dir: Path) -> list[Path]:
+    written = []
     fig, axes = _panels(len(benchmarks), "MESS+ virtual queue Q (decision queue, every seed)")
     for ax, bench in zip(axes, benchmarks):
         for rec in runs[bench.name]:
             if rec["row"]["router"] == "mess_plus":
                 ax.plot(rec["history"]["t"], rec["history"]["Q"], label=f"seed {rec['row']['seed']}")
         ax.set(title=bench.name, xlabel="request", ylabel="Q")
-        ax.legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     written.append(_save(fig, out_dir / "queue.png"))
 
     fig, axes = _panels(len(benchmarks), "MESS+ model mix so far (first seed; exploration served by the largest)")
@@ -81,7 +90,10 @@ def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmar
         ax.set(title=bench.name, xlabel="request", ylabel="share of requests", ylim=(0, 1))
     axes[0].legend(fontsize=7, loc="lower left")
     written.append(_save(fig, out_dir / "model_mix.png"))
+    return written
 
+
+def _cost_vs_satisfaction(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], out_dir: Path, V: float, c: float) -> Path:
     fig, axes = _panels(len(benchmarks), f"Energy vs satisfaction across α (mean over seeds; MESS+ V={V:g}, c={c:g})")
     for ax, bench in zip(axes, benchmarks):
         part = frame[frame["benchmark"] == bench.name]
@@ -97,5 +109,4 @@ def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmar
             ax.axhline(alpha, color="grey", lw=0.5)
         ax.set(title=bench.name, xlabel="energy per request (J)", ylabel="satisfaction", xscale="log")
     axes[0].legend(fontsize=7)
-    written.append(_save(fig, out_dir / "cost_vs_satisfaction.png"))
-    return written
+    return _save(fig, out_dir / "cost_vs_satisfaction.png")

@@ -1,0 +1,99 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import synthetic_frame, write_capture
+from messplus_core.capture_data import CaptureError, load_capture
+from messplus_core.zoo import BenchmarkSpec, ModelZoo
+
+ZOO = ModelZoo.from_mapping({"name": "llama3", "models": [
+    {"category": c, "model": f"m-{c}", "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
+ARC = BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.5})
+
+
+def load(root, **kw):
+    return load_capture(root, ARC, ZOO, **kw)
+
+
+def test_single_csv_and_shards_give_the_same_data(tmp_path):
+    frame = synthetic_frame(60)
+    one = load(write_capture(tmp_path / "a", {"arc_challenge": frame}))
+    many = load(write_capture(tmp_path / "b", {"arc_challenge": frame.sample(frac=1, random_state=0)}, shards=4))
+    assert one.n == many.n == 60
+    assert len(many.report.files) == 4
+    np.testing.assert_array_equal(one.labels, many.labels)
+    np.testing.assert_allclose(one.energy, many.energy)
+    assert list(one.doc_ids) == sorted(one.doc_ids)
+
+
+def test_repeated_docs_with_same_labels_are_merged_with_mean_costs(tmp_path):
+    frame = synthetic_frame(10)
+    repeat = frame.iloc[:3].copy()
+    repeat["energy_consumption_small"] += 10.0
+    data = load(write_capture(tmp_path, {"arc_challenge": pd.concat([frame, repeat])}))
+    assert data.n == 10
+    assert data.report.rows == 13 and data.report.merged_rows == 3 and data.report.docs_with_repeats == 3
+    np.testing.assert_allclose(data.energy[:3, 0], frame["energy_consumption_small"].iloc[:3] + 5.0)
+    assert "merged 3 repeated rows" in data.report.describe("arc_challenge")
+
+
+def test_conflicting_labels_name_the_doc_ids(tmp_path):
+    frame = synthetic_frame(10)
+    repeat = frame.iloc[[2, 7]].copy()
+    repeat["label_large"] = 1 - repeat["label_large"]
+    with pytest.raises(CaptureError, match=r"different labels: \[2, 7\]"):
+        load(write_capture(tmp_path, {"arc_challenge": pd.concat([frame, repeat])}))
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    root = write_capture(tmp_path, {"arc_challenge": synthetic_frame(5).drop(columns="inference_time_medium")})
+    with pytest.raises(CaptureError, match=r"arc_challenge\.csv: missing column 'inference_time_medium'"):
+        load(root)
+
+
+def test_metric_column_is_used_when_label_is_absent(tmp_path):
+    frame = synthetic_frame(20).drop(columns=["label_small", "label_medium", "label_large"])
+    data = load(write_capture(tmp_path, {"arc_challenge": frame}))
+    np.testing.assert_array_equal(data.labels[:, 2], frame["acc_norm_large"].to_numpy())
+
+
+def test_zoo_category_missing_from_csv(tmp_path):
+    frame = synthetic_frame(5).rename(columns=lambda c: c.replace("_large", "_xl"))
+    with pytest.raises(CaptureError, match=r"category 'large' of model_zoo 'llama3'.*categories in this file: \['medium', 'small', 'xl'\]"):
+        load(write_capture(tmp_path, {"arc_challenge": frame}))
+
+
+def test_nan_energy_names_line_and_doc(tmp_path):
+    frame = synthetic_frame(5)
+    frame.loc[3, "energy_consumption_medium"] = np.nan
+    with pytest.raises(CaptureError, match=r"'energy_consumption_medium' is missing or not finite in 1 row\(s\): line 5 \(doc_id 3\)"):
+        load(write_capture(tmp_path, {"arc_challenge": frame}))
+
+
+def test_unmeasured_energy_is_accepted_when_optimising_time(tmp_path):
+    frame = synthetic_frame(5)
+    for cat in ("small", "medium", "large"):
+        frame[f"energy_consumption_{cat}"] = np.nan
+    data = load(write_capture(tmp_path, {"arc_challenge": frame}), cost="time")
+    assert data.report.missing_energy and np.isnan(data.energy).all()
+    with pytest.raises(CaptureError, match="missing or not finite"):
+        load(tmp_path, cost="energy")
+
+
+@pytest.mark.parametrize("column,value,message", [
+    ("label_small", 0.5, "is not 0 or 1"),
+    ("inference_time_large", -1.0, "is negative"),
+    ("energy_consumption_small", np.inf, "is missing or not finite"),
+])
+def test_bad_values_are_rejected(tmp_path, column, value, message):
+    frame = synthetic_frame(5)
+    frame[column] = frame[column].astype(float)
+    frame.loc[1, column] = value
+    with pytest.raises(CaptureError, match=f"'{column}' {message}.*line 3 \\(doc_id 1\\)"):
+        load(write_capture(tmp_path, {"arc_challenge": frame}))
+
+
+def test_benchmark_without_data_lists_available(tmp_path):
+    root = write_capture(tmp_path, {"boolq": synthetic_frame(5, benchmark="boolq")})
+    with pytest.raises(CaptureError, match=r"'arc_challenge' has no data.*Benchmarks with data there: \['boolq'\]"):
+        load(root)
