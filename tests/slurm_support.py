@@ -91,3 +91,41 @@ def log_tail(log_dir: Path, n: int = 60) -> str:
         lines = p.read_text(errors="replace").splitlines()
         parts.append(f"--- {p.name}\n" + "\n".join(lines[-n:]))
     return "\n".join(parts) or f"(no logs in {log_dir})"
+
+
+def write_synthetic_capture(root: Path, benchmarks: dict[str, int], seed: int = 0) -> Path:
+    """A small capture folder (`<root>/<benchmark>.csv`) for the llama3 categories, for evaluate-only runs."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    skill = {"small": 0.45, "medium": 0.7, "large": 0.9}
+    joules = {"small": 40.0, "medium": 250.0, "large": 1200.0}
+    for name, n in benchmarks.items():
+        topic = rng.integers(0, 3, n)
+        cols = {"doc_id": np.arange(n), "input_text": [f"{name} question {i} about topic {t}" for i, t in enumerate(topic)],
+                "benchmark_name": name}
+        for cat in skill:
+            p = np.clip(skill[cat] + 0.15 * (topic - 1), 0.02, 0.98)
+            label = (rng.random(n) < p).astype(int)
+            cols[f"label_{cat}"] = label
+            cols[f"acc_{cat}"] = label
+            cols[f"acc_norm_{cat}"] = label
+            cols[f"energy_consumption_{cat}"] = joules[cat] * rng.uniform(0.8, 1.2, n)
+            cols[f"inference_time_{cat}"] = joules[cat] / 400 * rng.uniform(0.8, 1.2, n)
+        pd.DataFrame(cols).to_csv(root / f"{name}.csv", index=False)
+    return root
+
+
+def assert_same_results(slurm_csv: Path, local_csv: Path) -> int:
+    """results.csv of a Slurm run and of a local run hold the same rows (any order); returns the row count."""
+    import pandas as pd
+
+    a, b = pd.read_csv(slurm_csv), pd.read_csv(local_csv)
+    assert sorted(a.columns) == sorted(b.columns), (list(a.columns), list(b.columns))
+    key = [c for c in ("benchmark", "router", "alpha", "V", "c", "seed", "feedback_rate") if c in a.columns]
+    a = a[sorted(a.columns)].sort_values(key).reset_index(drop=True)
+    b = b[sorted(b.columns)].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    return len(a)
