@@ -91,6 +91,7 @@ def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
 def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
     p = plan(cfg)
+    table = table_setting(p, cfg.get("summary") or {})
     datasets = load_all(p)
     notes = feasibility_notes(p, datasets)
     if any(d.report.missing_energy for d in datasets.values()):
@@ -118,10 +119,19 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
     if not cfg.get("report", True):
         return {"timings": timings}
-    return write_report(p, datasets, store, out_dir, cfg, notes) | {"timings": timings}
+    return write_report(p, datasets, store, out_dir, table, notes) | {"timings": timings}
 
 
-def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, cfg: dict[str, Any],
+def table_setting(p: Plan, table: dict[str, Any]) -> tuple[float, float]:
+    """The MESS+ (V, c) shown in summary.md and the plots: the sweep's own if it has one of each, else `summary.V/c`."""
+    V = p.axes.V[0] if len(p.axes.V) == 1 else float(table.get("V", 1e-4))
+    c = p.axes.c[0] if len(p.axes.c) == 1 else float(table.get("c", 0.1))
+    if V not in p.axes.V or c not in p.axes.c:
+        raise ConfigError(f"summary.V={V:g}, summary.c={c:g} is not in the sweep (V {p.axes.V}, c {p.axes.c}); pick values it ran.")
+    return V, c
+
+
+def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, table: tuple[float, float],
                  notes: list[str]) -> dict[str, Any]:
     stored = store.records()
     records = [stored[s.run_id] for s in p.specs if s.run_id in stored]
@@ -133,8 +143,7 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
         raise CaptureError(f"no finished runs of this grid in {store.dir}; run the sweep first (without report_only).")
     bounds = [static_optimum_row(datasets[b.name], b.name, a, p.cost) for b in p.benchmarks for a in p.axes.alphas_for(b)]
     frame = results_frame(records, bounds)
-    table = cfg.get("summary") or {}
-    V, c = float(table.get("V", 1e-4)), float(table.get("c", 0.1))
+    V, c = table
     notes = [d.report.describe(name) for name, d in datasets.items()] + notes
     results_csv = out_dir / "results.csv"
     frame.to_csv(results_csv, index=False)
