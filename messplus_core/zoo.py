@@ -21,6 +21,13 @@ class ZooModel:
     model: str
     cost_rank: int
     backend_args: Mapping[str, Any] = field(default_factory=dict)
+    # Recipe for a model the project builds itself (the tiny zoo); empty for hub models.
+    build: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def gpus(self) -> tuple[int, ...]:
+        """GPU indices the model runs on (`backend_args.gpus`), as seen after CUDA_VISIBLE_DEVICES."""
+        return tuple(int(g) for g in self.backend_args.get("gpus") or ())
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,12 @@ class ModelZoo:
                     model=str(entry["model"]),
                     cost_rank=int(entry["cost_rank"]),
                     backend_args=dict(entry.get("backend_args") or {}),
+                    build=dict(entry.get("build") or {}),
                 )
             )
+            gpus = models[-1].backend_args.get("gpus") or []
+            if not all(isinstance(g, int) and not isinstance(g, bool) and g >= 0 for g in gpus):
+                raise ConfigError(f"model_zoo '{name}': model #{i} has backend_args.gpus {list(gpus)}; give a list of GPU indices like [0] or [0, 1].")
         cats = [m.category for m in models]
         dupes = sorted({c for c in cats if cats.count(c) > 1})
         if dupes:
@@ -61,6 +72,18 @@ class ModelZoo:
         if len(set(ranks)) != len(ranks):
             raise ConfigError(f"model_zoo '{name}': cost_rank values must be distinct (got {ranks}); they declare the cost order.")
         return cls(name=name, models=tuple(sorted(models, key=lambda m: m.cost_rank)))
+
+    def check_gpus(self, available: int) -> None:
+        """Raise unless every GPU index the models declare is below `available` (the visible device count)."""
+        wanted = sorted({g for m in self.models for g in m.gpus})
+        missing = [g for g in wanted if g >= available]
+        if missing:
+            have = f"GPUs 0..{available - 1}" if available else "no GPU"
+            raise ConfigError(
+                f"model_zoo '{self.name}' places models on GPU index(es) {missing}, but this machine has {have} "
+                "visible (CUDA_VISIBLE_DEVICES applies). Edit backend_args.gpus, run on a machine with those GPUs, "
+                "or use device=cpu."
+            )
 
 
 @dataclass(frozen=True)
