@@ -82,6 +82,7 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
         zoo=zoo, benchmarks=benchmarks, selection=benchmark_selection(overrides), cfg=plain,
         out_dir=path("out_dir"), capture_dir=path("capture_dir"), evaluate_dir=path("evaluate_dir"),
         log_dir=path("log_dir"), environ=environ,
+        zoo_order=[str(m.get("category")) for m in plain["model_zoo"].get("models") or []],
     )
     return plan, plain
 

@@ -216,6 +216,7 @@ def build_plan(
     evaluate_dir: Path,
     log_dir: Path,
     environ: Mapping[str, str],
+    zoo_order: Sequence[str] | None = None,
 ) -> Plan:
     """The jobs of one experiment.
 
@@ -223,7 +224,9 @@ def build_plan(
     `all` or `[arc_challenge,boolq]`): capture tasks and the aggregate job get
     it unchanged so that they see the same selection, and the same unit
     numbering, as a local run; merge and evaluate tasks get one benchmark each.
-    `cfg` is the resolved `conf/slurm.yaml` as plain containers.
+    `cfg` is the resolved `conf/slurm.yaml` as plain containers. `zoo_order`
+    lists the zoo's categories in the order of its config file (needed to
+    address a model in a Hydra override); default: cost order.
     """
     stages = list(cfg.get("stages") or STAGES)
     unknown = [s for s in stages if s not in STAGES]
@@ -255,9 +258,10 @@ def build_plan(
             units = by_gpus[n_gpus]
             key = "capture" if len(by_gpus) == 1 else f"capture_gpu{n_gpus}"
             capture_keys.append(key)
+            remap = () if gpu_env_override else gpu_remap(zoo, n_gpus, zoo_order)
             plan.jobs.append(Job(
                 key=f"{prefix}_{key}", stage="capture", script="slurm/capture.sbatch",
-                args=(*common_capture, f"benchmark={selection}"),
+                args=(*common_capture, *remap, f"benchmark={selection}"),
                 resources=Resources.from_mapping("capture", capture_cfg, gpus=n_gpus),
                 array=tuple(u.index for u in units),
                 tasks=tuple(
@@ -304,6 +308,29 @@ def build_plan(
             dependency=(("afterok", f"{prefix}_evaluate"),),
         ))
     return plan
+
+
+def gpu_remap(zoo: ModelZoo, n_gpus: int, zoo_order: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Overrides that renumber the zoo's GPU indices for a task granted `n_gpus` GPUs.
+
+    Slurm shows a task only the GPUs it granted, numbered from 0
+    (CUDA_VISIBLE_DEVICES), whereas a zoo may place a model on, say, GPU 2 of
+    a workstation; the capture stage checks every model's indices against the
+    visible GPUs. A model whose indices do not fit is moved to the first ones
+    (the task's own model needs exactly n_gpus, so it gets all of them; the
+    others are not loaded by this task).
+    """
+    if n_gpus <= 0:
+        return ()
+    order = list(zoo_order) if zoo_order else zoo.categories
+    by_cat = {m.category: m for m in zoo.models}
+    out = []
+    for i, cat in enumerate(order):
+        gpus = by_cat[cat].gpus if cat in by_cat else ()
+        if gpus and max(gpus) >= n_gpus:
+            new = list(range(min(len(set(gpus)), n_gpus)))
+            out.append(f"model_zoo.models.{i}.backend_args.gpus=[{','.join(map(str, new))}]")
+    return tuple(out)
 
 
 def _reject_owned(args: Sequence[str], owned: Sequence[str], where: str) -> None:

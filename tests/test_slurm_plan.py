@@ -211,3 +211,25 @@ def test_units_match_the_capture_stage(tmp_path):
         ours = [{"unit": u.index, "benchmark": u.benchmark, "category": u.category, "model": u.model,
                  "gpus": list(u.gpus)} for u in plan.units]
         assert [{k: t[k] for k in ours[0]} for t in theirs] == ours, f"{zoo} {bench}"
+
+
+def test_zoo_gpu_indices_renumbered_inside_the_allocation(tmp_path):
+    """A task sees only its granted GPUs, numbered from 0: indices beyond them are remapped."""
+    zoo_cfg = {"name": "z", "models": [
+        {"category": "l", "model": "L", "cost_rank": 3, "backend_args": {"gpus": [2, 3]}},
+        {"category": "s", "model": "S", "cost_rank": 1, "backend_args": {"gpus": [0]}},
+        {"category": "m", "model": "M", "cost_rank": 2, "backend_args": {"gpus": [1]}},
+    ]}
+    zoo = ModelZoo.from_mapping(zoo_cfg)
+    kw = dict(zoo=zoo, benchmarks=["a"], selection="a", cfg={}, out_dir=tmp_path, capture_dir=tmp_path / "c",
+              evaluate_dir=tmp_path / "e", log_dir=tmp_path / "l", zoo_order=["l", "s", "m"])
+    plan = build_plan(environ={}, **kw)
+    one, two = plan.job("messplus_capture_gpu1"), plan.job("messplus_capture_gpu2")
+    assert one.array == (0, 1) and two.array == (2,)
+    assert "model_zoo.models.2.backend_args.gpus=[0]" in one.args            # m: GPU 1 -> 0
+    assert "model_zoo.models.0.backend_args.gpus=[0]" in one.args            # l: not run here, made valid
+    assert "model_zoo.models.0.backend_args.gpus=[0,1]" in two.args          # l: GPUs 2,3 -> 0,1
+    assert not any(a.startswith("model_zoo.models.1.") for a in one.args + two.args)  # s already fits
+    assert one.args[-1] == "benchmark=a"
+    plan = build_plan(environ={"SBATCH_GPUS_PER_TASK": "0"}, **kw)
+    assert not any("backend_args" in a for j in plan.jobs for a in j.args)
