@@ -2,7 +2,10 @@
 
 No router reports its own bill. On an exploration the engine queries every
 model, serves the largest one's answer and charges the sum of all models'
-energy, time and cost; otherwise it charges the served model alone.
+energy, time and cost; otherwise it charges the served model alone. A router
+that runs a model of its own (MESS+'s predictor, a learned router) reports
+how often it ran it; the engine prices that at `OverheadPrices` and adds it
+to the energy, so that no router's own inference is hidden.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .algorithm import queue_path
-from .routers.base import EXPLORE, Router
+from .routers.base import EXPLORE, OverheadPrices, Router
 from .stream import Stream
 
 
@@ -24,16 +27,18 @@ class Trace:
     explored: np.ndarray  # bool
     satisfied: np.ndarray  # int8 label of the served answer
     cost: np.ndarray  # charged optimised cost
-    energy: np.ndarray  # charged J
+    energy: np.ndarray  # charged J, the router's own overhead included
     time: np.ndarray  # charged s
     router_state: dict[str, np.ndarray] = field(default_factory=dict)
+    overhead_energy: np.ndarray | None = None  # J of the router's own computation (part of `energy`)
+    router_report: dict[str, float] = field(default_factory=dict)
 
     def ideal_queue(self, alpha: float) -> np.ndarray:
         """The queue as if every request had given feedback (monitoring only)."""
         return queue_path(alpha, self.satisfied)
 
 
-def replay(router: Router, stream: Stream) -> Trace:
+def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPrices()) -> Trace:
     n, m = stream.n, stream.n_models
     largest = m - 1
     labels = stream.labels.tolist()
@@ -73,12 +78,22 @@ def replay(router: Router, stream: Stream) -> Trace:
             stream.labels[t] if (has_feedback and choice == EXPLORE) else None,
             observed,
         )
+    overhead = _overhead(router, prices, n)
     return Trace(
         served=np.asarray(served, dtype=np.int8),
         explored=np.asarray(explored, dtype=bool),
         satisfied=stream.labels[np.arange(n), served].astype(np.int8),
         cost=np.asarray(charged),
-        energy=np.asarray(charged_energy),
+        energy=np.asarray(charged_energy) + overhead,
         time=np.asarray(charged_time),
         router_state=router.trace(),
+        overhead_energy=overhead,
+        router_report=router.report(),
     )
+
+
+def _overhead(router: Router, prices: OverheadPrices, n: int) -> np.ndarray:
+    usage = router.usage()
+    if usage is None:
+        return np.zeros(n)
+    return prices.inference_j * usage.inferences + prices.train_step_j * usage.train_steps

@@ -3,6 +3,11 @@
 A `RunSpec` names everything that makes a run; `execute_run` replays it and
 returns its record: the results row (`results.csv`) and a subsampled per-step
 history (plots and W&B). Pure: no file I/O.
+
+Under the train/test protocol (`split="test"`) the seeded stream is cut into
+a training part and a test part; the router is built with the training part
+(`RouterContext.train`) and replayed on the test part only, so nothing it fits
+or calibrates can see a test label. `split="full"` replays the whole stream.
 """
 
 from __future__ import annotations
@@ -17,11 +22,16 @@ import numpy as np
 from .bounds import static_mixture
 from .capture_data import CaptureData, CostKind
 from .engine import Trace, replay
-from .routers import build_router
-from .routers.base import RouterContext
-from .stream import make_stream
+from .routers import build_router, overhead_prices
+from .routers.base import RouterContext, TrainingPart
+from .stream import Stream, make_stream, split_stream
 
 HISTORY_POINTS = 200
+#: RunSpec fields added after runs were first recorded: left out of run_id at these defaults, so that
+#: earlier output folders keep resuming.
+LATER_DEFAULTS: dict[str, Any] = {"scenario": "none", "split": "full", "train_fraction": None, "shuffle": True}
+#: What a router's `report()` may add to its results row.
+REPORT_COLUMNS = ("calibrated_value", "train_satisfaction", "train_cost_per_request", "train_feasible", "train_requests")
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,11 @@ class RunSpec:
     V: float | None = None  # MESS+ only
     c: float | None = None  # MESS+ only
     model: str | None = None  # single_model only: the zoo category
-    config_hash: str = ""  # router/predictor/cost settings: a changed setting is a different run
+    config_hash: str = ""  # router/predictor/cost/scenario settings: a changed setting is a different run
+    scenario: str = "none"  # the scenario config that asked for this run (`none`: the main grid)
+    split: str = "full"  # `full` stream, or the `test` part of the train/test protocol
+    train_fraction: float | None = None  # test split only: the training part's share of the stream
+    shuffle: bool = True  # False: the stream keeps capture order (the non-stationary scenario)
 
     @property
     def label(self) -> str:
@@ -42,7 +56,8 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        fields = {k: v for k, v in asdict(self).items() if k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k]}
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -50,39 +65,66 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 
 def router_context(data: CaptureData, spec: RunSpec, cost: CostKind, stream_features: np.ndarray | None,
-                   stream_labels: np.ndarray, stream_cost: np.ndarray) -> RouterContext:
+                   stream_labels: np.ndarray, stream_cost: np.ndarray, train: TrainingPart | None = None) -> RouterContext:
+    """The context for the replayed stream; with a training part, the prior means are that part's, not the data's."""
     return RouterContext(
         categories=data.categories,
         alpha=spec.alpha,
         seed=spec.seed,
-        n=data.n,
+        n=len(stream_labels),
         features=stream_features,
-        mean_satisfaction=data.labels.mean(axis=0),
-        mean_cost=data.cost(cost).mean(axis=0),
+        mean_satisfaction=data.labels.mean(axis=0) if train is None else train.labels.mean(axis=0),
+        mean_cost=data.cost(cost).mean(axis=0) if train is None else train.costs.mean(axis=0),
         hindsight_labels=stream_labels,
         hindsight_costs=stream_cost,
+        train=train,
     )
+
+
+def replay_parts(spec: RunSpec, data: CaptureData, features: np.ndarray | None,
+                 cost: CostKind) -> tuple[Stream, TrainingPart | None]:
+    """(the stream to replay, the training part): the whole stream and None, or the test and training parts.
+
+    The training part keeps only requests with feedback: a request without
+    feedback has no label, for an offline router as for MESS+.
+    """
+    stream = make_stream(data, spec.seed, cost, spec.feedback_rate, features, spec.shuffle)
+    if spec.split == "full":
+        return stream, None
+    if spec.split != "test" or spec.train_fraction is None:
+        raise ValueError(f"split must be 'full' or 'test' (with train_fraction), got {spec.split!r}.")
+    train, test = split_stream(stream, spec.train_fraction)
+    labelled = train.feedback
+    if not labelled.any():
+        raise ValueError(f"{spec.benchmark} seed {spec.seed}: no request of the training part has feedback; "
+                         "raise split.train_fraction or feedback_rate.")
+    part = TrainingPart(features=None if train.features is None else train.features[labelled],
+                        labels=train.labels[labelled], costs=train.cost[labelled])
+    return test, part
 
 
 def execute_run(spec: RunSpec, data: CaptureData, features: np.ndarray | None, params: dict[str, Any],
                 cost: CostKind) -> dict[str, Any]:
     """Replay `spec` and return {"run_id", "row", "history"}."""
-    stream = make_stream(data, spec.seed, cost, spec.feedback_rate, features)
-    ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost)
+    stream, train = replay_parts(spec, data, features, cost)
+    ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost, train)
     router_params = {**params, "V": spec.V, "c": spec.c, "model": spec.model}
-    trace = replay(build_router(spec.router, ctx, router_params), stream)
+    trace = replay(build_router(spec.router, ctx, router_params), stream, overhead_prices(params))
     return {"run_id": spec.run_id, "row": summarize(spec, trace, data.categories, cost), "history": history(spec, trace, data.categories)}
 
 
 def _base_row(spec: RunSpec, cost: CostKind) -> dict[str, Any]:
     return {
+        "scenario": spec.scenario,
         "benchmark": spec.benchmark,
         "router": spec.label,
+        "split": spec.split,
         "alpha": spec.alpha,
         "V": spec.V,
         "c": spec.c,
         "seed": spec.seed,
         "feedback_rate": spec.feedback_rate,
+        "train_fraction": spec.train_fraction,
         "cost": cost,
     }
 
@@ -91,6 +133,7 @@ def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: Co
     n = len(trace.served)
     satisfaction = float(trace.satisfied.mean())
     shares = np.bincount(trace.served, minlength=len(categories)) / n
+    overhead = 0.0 if trace.overhead_energy is None else float(trace.overhead_energy.sum())
     row = _base_row(spec, cost) | {
         "n_requests": n,
         "satisfaction": satisfaction,
@@ -101,9 +144,12 @@ def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: Co
         "time_s_per_request": float(trace.time.sum() / n),
         "explore_steps": int(trace.explored.sum()),
         "explore_energy_j": float(trace.energy[trace.explored].sum()),
+        "overhead_j_total": overhead,
+        "overhead_j_per_request": overhead / n,
         "final_queue_ideal": float(trace.ideal_queue(spec.alpha)[-1]),
     }
     row |= {f"share_{cat}": float(s) for cat, s in zip(categories, shares)}
+    row |= {k: float(v) for k, v in trace.router_report.items() if k in REPORT_COLUMNS}
     row["run_id"] = spec.run_id
     return row
 
@@ -131,23 +177,35 @@ def history(spec: RunSpec, trace: Trace, categories: tuple[str, ...]) -> dict[st
     return out
 
 
-def static_optimum_row(data: CaptureData, benchmark: str, alpha: float, cost: CostKind) -> dict[str, Any]:
-    """The cheapest fixed mixture's expected outcome: a bound, reported beside the routers."""
-    mix = static_mixture(data.labels.mean(axis=0), data.cost(cost).mean(axis=0), alpha)
-    energy = float(mix.probabilities @ data.energy.mean(axis=0))
-    time = float(mix.probabilities @ data.time.mean(axis=0))
-    spec = RunSpec(benchmark=benchmark, router="static_optimum", alpha=alpha, seed=-1)
+def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict[str, Any]:
+    """The cheapest fixed mixture's expected outcome on the requests `spec` scores: a bound beside the routers.
+
+    `spec.router` is `static_optimum`. On the full stream the bound is the
+    benchmark's (seed -1, reported without a seed); on a test split it is that
+    seed's test part, the requests every router of that seed is scored on.
+    """
+    if spec.split == "full":
+        labels, costs, energies, times = data.labels, data.cost(cost), data.energy, data.time
+    else:
+        part, _ = replay_parts(spec, data, None, cost)
+        labels, costs, energies, times = part.labels, part.cost, part.energy, part.time
+    n = len(labels)
+    mix = static_mixture(labels.mean(axis=0), costs.mean(axis=0), spec.alpha)
+    energy = float(mix.probabilities @ energies.mean(axis=0))
+    time = float(mix.probabilities @ times.mean(axis=0))
     row = _base_row(spec, cost) | {
-        "seed": None,
-        "n_requests": data.n,
+        "seed": spec.seed if spec.split == "test" else None,
+        "n_requests": n,
         "satisfaction": mix.expected_satisfaction,
-        "sla_met": bool(mix.expected_satisfaction >= alpha - 1e-12),
-        "energy_j_total": energy * data.n,
+        "sla_met": bool(mix.expected_satisfaction >= spec.alpha - 1e-12),
+        "energy_j_total": energy * n,
         "energy_j_per_request": energy,
-        "time_s_total": time * data.n,
+        "time_s_total": time * n,
         "time_s_per_request": time,
         "explore_steps": 0,
         "explore_energy_j": 0.0,
+        "overhead_j_total": 0.0,
+        "overhead_j_per_request": 0.0,
         "final_queue_ideal": None,
     }
     row |= {f"share_{cat}": float(p) for cat, p in zip(data.categories, mix.probabilities)}

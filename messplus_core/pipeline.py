@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .capture_data import CaptureData, CaptureError, available_benchmarks, load_capture
 from .embeddings import cached_embeddings
 from .experiment import RunSpec, static_optimum_row
 from .plots import write_plots
 from .predictors import PREDICTORS
-from .report import results_frame, summary_markdown
+from .report import Column, results_frame, summary_markdown
 from .routers import NEEDS_FEATURES
 from .run_store import RunStore
 from .runner import Inputs, run_grid
-from .sweep import SweepAxes, build_grid
+from .scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
+from .sweep import SplitProtocol, SweepAxes, build_grid, stream_plans
 from .wandb_log import WandbLogger
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
 
@@ -37,6 +40,8 @@ class Plan:
     specs: list[RunSpec]
     cost: str
     data_dir: Path
+    split: SplitProtocol
+    scenarios: list[Scenario]
 
 
 def plan(cfg: dict[str, Any]) -> Plan:
@@ -62,26 +67,49 @@ def plan(cfg: dict[str, Any]) -> Plan:
         raise ConfigError(f"data_dir {data_dir} holds no capture CSVs (expected <benchmark>.csv or <benchmark>/*.csv); "
                           "run the capture stage or point data_dir=... at a capture folder.")
     settings = {"cost": cost, "encoder": predictor.get("encoder"), "data_dir": str(data_dir.resolve())}
-    specs = build_grid(benchmarks, zoo, routers, axes, settings)
-    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir)
+    split = SplitProtocol.from_config(cfg.get("split"), list(routers))
+    scenarios = scenarios_from_mapping(cfg.get("scenarios"))
+    specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
+    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios)
 
 
 def load_all(p: Plan) -> dict[str, CaptureData]:
-    datasets = {}
-    for bench in p.benchmarks:
-        data = load_capture(p.data_dir, bench, p.zoo, p.cost)
-        log.info("%s", data.report.describe(bench.name))
-        datasets[bench.name] = data
+    """Every benchmark the grid replays, and each scenario's concatenated stream (keyed by its name)."""
+    datasets: dict[str, CaptureData] = {}
+    for bench in [*p.benchmarks, *(part for sc in p.scenarios for part in sc.parts)]:
+        if bench.name not in datasets:
+            datasets[bench.name] = load_capture(p.data_dir, bench, p.zoo, p.cost)
+            log.info("%s", datasets[bench.name].report.describe(bench.name))
+    for sc in p.scenarios:
+        if sc.parts:
+            datasets[sc.name] = concatenate(sc.name, [datasets[part.name] for part in sc.parts])
     return datasets
+
+
+def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
+    """Embeddings per dataset (cached on disk); a concatenated stream stacks its parts' (no re-encoding)."""
+    if not NEEDS_FEATURES & set(p.routers):
+        return {name: None for name in datasets}
+    concatenated = {sc.name: sc for sc in p.scenarios if sc.parts}
+    features: dict[str, np.ndarray | None] = {}
+    for name, data in datasets.items():
+        if name not in concatenated:
+            features[name], hit = cached_embeddings(data.texts, encoder, cache_dir)
+            log.info("%s: embeddings %s", name, "from cache" if hit else "computed and cached")
+    for name, sc in concatenated.items():
+        features[name] = np.concatenate([features[part.name] for part in sc.parts])
+    return features
 
 
 def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
     notes = []
-    for bench in p.benchmarks:
-        best = float(datasets[bench.name].labels.mean(axis=0).max())
-        for alpha in p.axes.alphas_for(bench):
-            if alpha > best:
-                note = (f"{bench.name}: alpha={alpha:g} exceeds the best model's mean satisfaction {best:.3f}: "
+    seen = set()
+    for stream in stream_plans(p.benchmarks, p.axes, p.scenarios):
+        best = float(datasets[stream.benchmark].labels.mean(axis=0).max())
+        for alpha in stream.alphas:
+            if alpha > best and (stream.benchmark, alpha) not in seen:
+                seen.add((stream.benchmark, alpha))
+                note = (f"{stream.benchmark}: alpha={alpha:g} exceeds the best model's mean satisfaction {best:.3f}: "
                         "the SLA is infeasible for any router; runs go ahead.")
                 log.warning(note)
                 notes.append(note)
@@ -101,13 +129,7 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     timings: dict[str, float] = {}
     if not cfg.get("report_only", False):
         started = time.perf_counter()
-        features = {}
-        needs_features = bool(NEEDS_FEATURES & set(p.routers))
-        for name, data in datasets.items():
-            features[name] = None
-            if needs_features:
-                features[name], hit = cached_embeddings(data.texts, cfg["predictor"]["encoder"], cfg["cache_dir"])
-                log.info("%s: embeddings %s", name, "from cache" if hit else "computed and cached")
+        features = stream_features(p, datasets, cfg["predictor"]["encoder"], cfg["cache_dir"])
         timings["embedding_s"] = time.perf_counter() - started
         logger_cfg = cfg.get("logger") or {}
         wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
@@ -141,13 +163,36 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
         log.warning(notes[-1])
     if not records:
         raise CaptureError(f"no finished runs of this grid in {store.dir}; run the sweep first (without report_only).")
-    bounds = [static_optimum_row(datasets[b.name], b.name, a, p.cost) for b in p.benchmarks for a in p.axes.alphas_for(b)]
-    frame = results_frame(records, bounds)
+    frame = results_frame(records, [static_optimum_row(spec, datasets[spec.benchmark], p.cost) for spec in bound_specs(p)])
     V, c = table
     notes = [d.report.describe(name) for name, d in datasets.items()] + notes
     results_csv = out_dir / "results.csv"
     frame.to_csv(results_csv, index=False)
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(frame, p.benchmarks, V, c, p.cost, notes), encoding="utf-8")
-    plots = write_plots(records, frame, p.benchmarks, p.zoo.categories, out_dir / "plots", V, c)
+    summary.write_text(summary_markdown(frame, summary_sections(p), V, c, p.cost, notes, p.split.main_split), encoding="utf-8")
+    # The plots show the main grid on the split every router is compared on.
+    main_records = [r for r in records if r["row"].get("scenario", NO_SCENARIO) == NO_SCENARIO
+                    and r["row"].get("split", "full") == p.split.main_split]
+    main_frame = frame[(frame["scenario"] == NO_SCENARIO) & (frame["split"] == p.split.main_split)]
+    plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", V, c)
     return {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}
+
+
+def bound_specs(p: Plan) -> list[RunSpec]:
+    """One static-optimum bound per set of requests the grid scores: per stream and alpha on the full stream,
+    and per seed on a test part."""
+    specs = {replace(s, router="static_optimum", V=None, c=None, model=None, config_hash="", feedback_rate=1.0,
+                                 seed=s.seed if s.split == "test" else -1)
+             for s in p.specs}
+    return sorted(specs, key=lambda s: (s.scenario, s.benchmark, s.alpha, s.split, s.seed))
+
+
+def summary_sections(p: Plan) -> list[tuple[str, str, str, list[Column]]]:
+    """(scenario, title, description, columns): the main grid at each benchmark's default alpha, then each scenario."""
+    sections = [(NO_SCENARIO, "Benchmarks at their default SLA target", "At each benchmark's default alpha.",
+                 [Column(b.name, b.alpha) for b in p.benchmarks])]
+    for sc in p.scenarios:
+        columns = [Column(sc.name, sc.alpha)] if sc.parts else \
+            [Column(b.name, sc.alpha if sc.alpha is not None else b.alpha) for b in p.benchmarks]
+        sections.append((sc.name, f"Scenario: {sc.name}", f"{sc.describe()}.", columns))
+    return sections

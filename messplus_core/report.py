@@ -1,38 +1,81 @@
-"""results.csv and the paper-style summary.md from finished run records."""
+"""results.csv and summary.md from finished run records.
+
+summary.md has one section for the main grid and one per scenario. Each
+section holds the paper-style table (satisfaction / cost per request / total,
+SLA met) at each column's alpha, then the comparison tables users cite: every
+router's cost as a multiple of MESS+'s, of the static optimum and of the
+oracle (how far from the limit), and MESS+ against the best other router.
+A router that misses alpha keeps its ratio, flagged: being cheaper while
+missing the SLA is not a win.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
-from .zoo import BenchmarkSpec
+from .scenarios import NO_SCENARIO
 
 BOUNDS = ("static_optimum", "oracle")
+MESS = "mess_plus"
+MESS_FULL = "mess_plus (full stream)"
+#: Columns added with the train/test protocol and scenarios, and their values for records written before them.
+LATER_COLUMNS = {"scenario": NO_SCENARIO, "split": "full"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a summary table: a stream (benchmark or concatenated scenario) at one alpha."""
+
+    name: str
+    alpha: float
 
 
 def results_frame(records: Sequence[dict[str, Any]], bound_rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = [r["row"] for r in records] + list(bound_rows)
     frame = pd.DataFrame(rows)
+    for col, default in LATER_COLUMNS.items():
+        frame[col] = frame[col].fillna(default) if col in frame else default
     order = {"mess_plus": 0, "educated_guess": 1, "static_optimum": 8, "oracle": 9}
     frame["_order"] = frame["router"].map(lambda r: order.get(r, 2))
-    frame = frame.sort_values(["benchmark", "_order", "router", "alpha", "V", "c", "seed"], na_position="first")
-    return frame.drop(columns="_order").reset_index(drop=True)
+    frame["_scenario"] = frame["scenario"] != NO_SCENARIO
+    frame = frame.sort_values(["_scenario", "scenario", "benchmark", "_order", "router", "split", "alpha", "V", "c", "seed"],
+                              na_position="first")
+    return frame.drop(columns=["_order", "_scenario"]).reset_index(drop=True)
 
 
-def table_rows(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], V: float, c: float) -> pd.DataFrame:
-    """Rows at each benchmark's default alpha; MESS+ at the table's (V, c)."""
+def section_rows(frame: pd.DataFrame, scenario: str, columns: Sequence[Column], V: float, c: float,
+                 main_split: str) -> pd.DataFrame:
+    """The section's rows at each column's alpha, MESS+ at the table's (V, c), with an `entry` (table row) name.
+
+    Every router is shown on `main_split`; under the train/test protocol MESS+
+    on the full stream is an extra entry.
+    """
+    part = frame[frame["scenario"] == scenario]
     keep = []
-    for bench in benchmarks:
-        part = frame[(frame["benchmark"] == bench.name) & ((frame["alpha"] - bench.alpha).abs() < 1e-12)]
-        is_mess = part["router"] == "mess_plus"
-        keep.append(part[~is_mess | (((part["V"] - V).abs() < 1e-15) & ((part["c"] - c).abs() < 1e-15))])
-    return pd.concat(keep) if keep else frame.iloc[:0]
+    for col in columns:
+        rows = part[(part["benchmark"] == col.name) & ((part["alpha"] - col.alpha).abs() < 1e-12)]
+        is_mess = rows["router"] == MESS
+        rows = rows[~is_mess | (((rows["V"] - V).abs() < 1e-15) & ((rows["c"] - c).abs() < 1e-15))]
+        main = rows[rows["split"] == main_split]
+        keep.append(main.assign(entry=main["router"]))
+        if main_split != "full":
+            full = rows[(rows["router"] == MESS) & (rows["split"] == "full")]
+            keep.append(full.assign(entry=MESS_FULL))
+    return pd.concat(keep) if keep else frame.iloc[:0].assign(entry=[])
 
 
 COST_COLUMNS = {"energy": ("energy_j_per_request", "energy_j_total", "J", 1e6, "MJ"),
                 "time": ("time_s_per_request", "time_s_total", "s", 3600.0, "h")}
+
+
+def _sla_mark(group: pd.DataFrame) -> str:
+    met = int(group["sla_met"].sum())
+    return "✓" if met == len(group) else ("✗" if met == 0 else f"{met}/{len(group)}")
 
 
 def _cell(group: pd.DataFrame, cost: str) -> str:
@@ -40,42 +83,184 @@ def _cell(group: pd.DataFrame, cost: str) -> str:
     sat = group["satisfaction"] * 100
     energy = group[per_request]
     spread = lambda s: f" ± {s.std(ddof=0):.1f}" if len(s) > 1 else ""
-    met = int(group["sla_met"].sum())
-    mark = "✓" if met == len(group) else ("✗" if met == 0 else f"{met}/{len(group)}")
     total = group[total_col].mean() / scale
     energy_text = "n/a" if math.isnan(energy.mean()) else f"{energy.mean():.1f}{spread(energy)} {unit} ({total:.3f} {total_unit})"
-    return f"{sat.mean():.1f}{spread(sat)} % / {energy_text} {mark}"
+    return f"{sat.mean():.1f}{spread(sat)} % / {energy_text} {_sla_mark(group)}"
 
 
-def summary_markdown(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], V: float, c: float, cost: str = "energy",
-                     notes: Sequence[str] = ()) -> str:
-    table = table_rows(frame, benchmarks, V, c)
-    names = [b.name for b in benchmarks]
-    routers = list(dict.fromkeys(table["router"]))
-    lines = [
-        "# MESS+ evaluation summary",
-        "",
-        f"At each benchmark's default SLA target alpha; MESS+ with V={V:g}, c={c:g}. "
-        f"Cells: satisfaction % / {cost} per request ({'total MJ' if cost == 'energy' else 'total hours'}), mean ± std over seeds; "
-        "✓ SLA met in every seed, ✗ in none, k/n in some. "
-        "`static_optimum` (cheapest fixed mixture, expected values) and `oracle` (per-request hindsight) are bounds, not routers.",
-        "",
-        "| router | " + " | ".join(f"{n} (α={b.alpha:g})" for n, b in zip(names, benchmarks)) + " | mean |",
-        "|---|" + "---|" * (len(names) + 1),
-    ]
-    for router in routers:
-        cells, sats, energies = [], [], []
-        for bench in benchmarks:
-            group = table[(table["router"] == router) & (table["benchmark"] == bench.name)]
+def _entries(rows: pd.DataFrame) -> list[str]:
+    """Table rows in frame order, MESS+ on the full stream right after MESS+, the bounds last."""
+    names = list(dict.fromkeys(rows["entry"]))
+    rank = lambda e: (e in BOUNDS, e != MESS, e != MESS_FULL)
+    return sorted(names, key=rank)
+
+
+def _display(entry: str) -> str:
+    return f"*{entry}* (bound)" if entry in BOUNDS else entry
+
+
+def _header(columns: Sequence[Column], extra: Sequence[str] = ("mean",)) -> list[str]:
+    return ["| router | " + " | ".join(f"{col.name} (α={col.alpha:g})" for col in columns) + " | " + " | ".join(extra) + " |",
+            "|---|" + "---|" * (len(columns) + len(extra))]
+
+
+def paper_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> list[str]:
+    """Satisfaction % / cost per request (total), SLA met, mean ± std over seeds; a mean column over the columns."""
+    lines = _header(columns)
+    for entry in _entries(rows):
+        cells, sats, costs = [], [], []
+        for col in columns:
+            group = rows[(rows["entry"] == entry) & (rows["benchmark"] == col.name)]
             if group.empty:
                 cells.append("–")
                 continue
             cells.append(_cell(group, cost))
             sats.append(group["satisfaction"].mean() * 100)
-            energies.append(group[COST_COLUMNS[cost][0]].mean())
-        mean = f"{sum(sats) / len(sats):.1f} % / {sum(energies) / len(energies):.1f} {COST_COLUMNS[cost][2]}" if sats else "–"
-        name = f"*{router}* (bound)" if router in BOUNDS else router
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
+            costs.append(group[COST_COLUMNS[cost][0]].mean())
+        mean = f"{sum(sats) / len(sats):.1f} % / {sum(costs) / len(costs):.1f} {COST_COLUMNS[cost][2]}" if sats else "–"
+        lines.append(f"| {_display(entry)} | " + " | ".join(cells) + f" | {mean} |")
+    return lines
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One entry in one column, averaged over seeds."""
+
+    satisfaction: float
+    cost: float  # per request
+    overhead: float  # the router's own J per request
+    mark: str  # ✓, ✗ or k/n seeds meeting alpha
+    meets: bool  # mean satisfaction >= alpha
+
+
+def outcomes(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> dict[tuple[str, str], Outcome]:
+    out = {}
+    per_request = COST_COLUMNS[cost][0]
+    for (entry, bench), group in rows.groupby(["entry", "benchmark"], sort=False):
+        alpha = next(col.alpha for col in columns if col.name == bench)
+        sat = float(group["satisfaction"].mean())
+        overhead = group["overhead_j_per_request"].mean() if "overhead_j_per_request" in group else 0.0
+        out[(entry, bench)] = Outcome(sat, float(group[per_request].mean()), float(np.nan_to_num(overhead)),
+                                      _sla_mark(group), sat >= alpha - 1e-12)
+    return out
+
+
+def _geomean(values: Sequence[float]) -> float:
+    values = [v for v in values if v > 0 and math.isfinite(v)]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else math.nan
+
+
+def _flag(o: Outcome) -> str:
+    """No mark when alpha is met in every seed; ✗ when the mean misses it; k/n seeds otherwise."""
+    if o.mark == "✓":
+        return ""
+    return " ✗" if not o.meets else f" ({o.mark} seeds)"
+
+
+def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str, reference: str, own_energy: bool = False) -> list[str]:
+    """Each entry's cost per request as a multiple of `reference`'s, flagged where the entry misses alpha;
+    `own_energy` adds the router's own J per request (its inference and training, already inside its cost)."""
+    result = outcomes(rows, columns, cost)
+    lines = _header(columns, ("geo. mean", "own J/request") if own_energy else ("geo. mean",))
+    for entry in _entries(rows):
+        cells, ratios, overheads = [], [], []
+        flagged = False
+        for col in columns:
+            o, ref = result.get((entry, col.name)), result.get((reference, col.name))
+            if o is None or ref is None or not ref.cost > 0 or math.isnan(o.cost):
+                cells.append("–")
+                continue
+            ratios.append(o.cost / ref.cost)
+            overheads.append(o.overhead)
+            flagged |= bool(_flag(o))
+            cells.append(f"{o.cost / ref.cost:.2f}×{_flag(o)}")
+        mean = _geomean(ratios)
+        mean_text = "–" if math.isnan(mean) else f"{mean:.2f}×" + (" ⚠" if flagged else "")
+        own = "–" if entry in BOUNDS or not overheads else f"{sum(overheads) / len(overheads):.1f}"
+        lines.append(f"| {_display(entry)} | " + " | ".join(cells) + f" | {mean_text} |" + (f" {own} |" if own_energy else ""))
+    return lines
+
+
+def best_other(result: dict[tuple[str, str], Outcome], bench: str) -> tuple[str, Outcome] | None:
+    """The cheapest router other than MESS+ that meets alpha (mean over seeds); else the most satisfying one."""
+    others = [(e, o) for (e, b), o in result.items() if b == bench and e not in BOUNDS and not e.startswith(MESS)]
+    if not others:
+        return None
+    meeting = [(e, o) for e, o in others if o.meets]
+    if meeting:
+        return min(meeting, key=lambda eo: eo[1].cost)
+    return max(others, key=lambda eo: (eo[1].satisfaction, -eo[1].cost))
+
+
+def verdict(mess: Outcome, other: Outcome | None) -> str:
+    if other is None:
+        return "no other router ran"
+    ratio = mess.cost / other.cost if other.cost > 0 else math.inf
+    if not mess.meets:
+        return f"**MESS+ misses α** (costs {ratio:.2f}× the best other)"
+    if not other.meets:
+        return "MESS+ wins: no other router meets α"
+    if ratio <= 1:
+        return f"MESS+ wins: the best other costs {1 / ratio:.2f}× as much"
+    return f"**MESS+ does not win**: it costs {ratio:.2f}× the best other"
+
+
+def versus_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> list[str]:
+    """Per column: MESS+ next to the best other router, and who wins."""
+    result = outcomes(rows, columns, cost)
+    unit = COST_COLUMNS[cost][2]
+    fmt = lambda o: f"{o.satisfaction * 100:.1f} % / {o.cost:.1f} {unit} {o.mark}"
+    lines = ["| stream | MESS+ | best other router | verdict |", "|---|---|---|---|"]
+    for col in columns:
+        mess = result.get((MESS, col.name))
+        if mess is None:
+            continue
+        other = best_other(result, col.name)
+        other_text = "–" if other is None else f"{other[0]}: {fmt(other[1])}"
+        lines.append(f"| {col.name} (α={col.alpha:g}) | {fmt(mess)} | {other_text} | {verdict(mess, other and other[1])} |")
+    return lines
+
+
+def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> list[str]:
+    lines = [f"## {title}", "", intro, ""] + paper_table(rows, columns, cost)
+    if (rows["entry"] == MESS).any():
+        lines += ["", f"### Cost relative to MESS+", "",
+                  f"{cost.capitalize()} per request as a multiple of MESS+'s in the same column (below 1: cheaper). "
+                  "✗: the router misses α on average over seeds; (k/n seeds): it meets α in only k of n seeds. "
+                  "A flagged ratio is not a win. Geo. mean: geometric mean over the columns (⚠: some are flagged). "
+                  "Own J/request: the router's own inference (and MESS+'s training) energy, charged by the engine "
+                  "(`router_energy_j` / `predictor_energy_j`) and included in every figure above.", ""]
+        lines += ratio_table(rows, columns, cost, MESS, own_energy=True)
+        lines += ["", f"### MESS+ against the best other router", "",
+                  "Best other: the cheapest router (not a bound) whose mean satisfaction meets α; "
+                  "if none does, the most satisfying one.", ""]
+        lines += versus_table(rows, columns, cost)
+    for bound, what in (("static_optimum", "static optimum"), ("oracle", "oracle")):
+        if (rows["entry"] == bound).any():
+            lines += ["", f"### How far from the limit: cost as a multiple of the {what}", ""]
+            lines += ratio_table(rows, columns, cost, bound)
+    return lines
+
+
+def summary_markdown(frame: pd.DataFrame, sections: Sequence[tuple[str, str, str, Sequence[Column]]], V: float, c: float,
+                     cost: str = "energy", notes: Sequence[str] = (), main_split: str = "full") -> str:
+    """`sections`: (scenario, title, description, columns) in order, the main grid first."""
+    protocol = ("every router is scored on the held-out test part of each seed's stream (the learned routers trained "
+                "on the rest); `mess_plus (full stream)` is MESS+ on the whole stream. " if main_split == "test" else "")
+    lines = [
+        "# MESS+ evaluation summary",
+        "",
+        f"MESS+ with V={V:g}, c={c:g}; {protocol}"
+        f"Cells: satisfaction % / {cost} per request ({'total MJ' if cost == 'energy' else 'total hours'}), mean ± std over seeds; "
+        "✓ SLA met in every seed, ✗ in none, k/n in some. "
+        "`static_optimum` (cheapest fixed mixture, expected values) and `oracle` (per-request hindsight) are bounds, not routers.",
+        "",
+    ]
+    for scenario, title, description, columns in sections:
+        rows = section_rows(frame, scenario, columns, V, c, main_split)
+        if rows.empty:
+            continue
+        lines += section(title, description, rows, columns, cost) + [""]
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -1,12 +1,15 @@
 """A replay stream: one benchmark's requests in a seeded order, with the feedback draw.
 
 Every router of a (benchmark, seed) pair sees the same order and the same
-feedback mask, so their differences are theirs alone.
+feedback mask, so their differences are theirs alone. `split_stream` cuts that
+same stream into a training part (its first requests) and a test part (the
+rest, in the same order): offline routers fit on the one, every router is
+scored on the other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,4 +54,30 @@ def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedbac
         time=data.time[order],
         features=None if features is None else features[order],
         feedback=feedback,
+    )
+
+
+def split_stream(stream: Stream, train_fraction: float) -> tuple[Stream, Stream]:
+    """(training part, test part): the first round(train_fraction * N) requests of the stream and the rest.
+
+    For a shuffled stream the training part is a random sample per seed; for an
+    unshuffled one (the non-stationary scenario) it is the history that preceded
+    deployment. Both parts keep their requests' feedback draws.
+    """
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must lie in (0, 1), got {train_fraction}.")
+    n_train = min(max(1, round(train_fraction * stream.n)), stream.n - 1)
+    return _part(stream, slice(0, n_train)), _part(stream, slice(n_train, stream.n))
+
+
+def _part(stream: Stream, rows: slice) -> Stream:
+    return replace(
+        stream,
+        order=stream.order[rows],
+        labels=stream.labels[rows],
+        cost=stream.cost[rows],
+        energy=stream.energy[rows],
+        time=stream.time[rows],
+        features=None if stream.features is None else stream.features[rows],
+        feedback=stream.feedback[rows],
     )

@@ -2,17 +2,19 @@
 
 `sweep.alphas` is `default` (each benchmark's SLA target) or `sweep` (its
 alpha_sweep values); single values given at the top level (`alpha=`, `V=`,
-`c=`, `seed=`) replace the corresponding axis. Everything is validated here,
-before any data is read.
+`c=`, `seed=`) replace the corresponding axis. Selected scenarios add their
+own streams; the train/test protocol (`split`) decides on which part of each
+stream a router is scored. Everything is validated here, before any data is read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 from .experiment import RunSpec, settings_hash
-from .routers import check_router_names
+from .routers import NEEDS_FEATURES, OFFLINE_ROUTERS, check_router_names
+from .scenarios import NO_SCENARIO, Scenario
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, check_alpha
 
 
@@ -63,21 +65,95 @@ class SweepAxes:
         return list(self.alphas)
 
 
+@dataclass(frozen=True)
+class SplitProtocol:
+    """The train/test protocol: offline routers fit on the first `train_fraction` of each seed's stream, and
+    every router is scored on the rest in the same order; MESS+ (which learns online) also on the full stream.
+
+    `enabled: auto` (the default) turns it on exactly when an offline router is selected.
+    """
+
+    enabled: bool = False
+    train_fraction: float = 0.2
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None, routers: Sequence[str]) -> "SplitProtocol":
+        cfg = cfg or {}
+        offline = sorted(OFFLINE_ROUTERS & set(routers))
+        enabled = cfg.get("enabled", "auto")
+        if enabled == "auto":
+            enabled = bool(offline)
+        elif not isinstance(enabled, bool):
+            raise ConfigError(f"split.enabled must be auto, true or false, got {enabled!r}.")
+        fraction = float(cfg.get("train_fraction", cls.train_fraction))
+        if not 0 < fraction < 1:
+            raise ConfigError(f"split.train_fraction must lie in (0, 1), got {fraction}.")
+        if offline and not enabled:
+            raise ConfigError(f"{offline} train offline and run only under the train/test protocol; "
+                              "set split.enabled=auto or true, or drop them from router=.")
+        return cls(enabled, fraction)
+
+    def splits(self, router: str) -> list[tuple[str, float | None]]:
+        """(split, train_fraction) pairs a router runs on."""
+        if not self.enabled:
+            return [("full", None)]
+        test = ("test", self.train_fraction)
+        return [test, ("full", None)] if router == "mess_plus" else [test]
+
+    @property
+    def main_split(self) -> str:
+        """The split every router is compared on."""
+        return "test" if self.enabled else "full"
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """One stream of the grid: a benchmark of the main grid or of a scenario, or a scenario's concatenation."""
+
+    scenario: str
+    benchmark: str  # the data's key: a benchmark, or the scenario's name for a concatenated stream
+    alphas: list[float]
+    feedback_rate: float
+    shuffle: bool = True
+    identity: dict[str, Any] = field(default_factory=dict)  # scenario settings, hashed into its runs
+
+
+def stream_plans(benchmarks: Sequence[BenchmarkSpec], axes: SweepAxes, scenarios: Sequence[Scenario] = ()) -> list[StreamPlan]:
+    plans = [StreamPlan(NO_SCENARIO, b.name, axes.alphas_for(b), axes.feedback_rate) for b in benchmarks]
+    names = {b.name for b in benchmarks}
+    for sc in scenarios:
+        rate = axes.feedback_rate if sc.feedback_rate is None else sc.feedback_rate
+        if sc.parts:
+            if sc.name in names:
+                raise ConfigError(f"scenario '{sc.name}' shares its name with a benchmark; its concatenated stream needs its own.")
+            plans.append(StreamPlan(sc.name, sc.name, [sc.alpha], rate, sc.shuffle, sc.identity))
+        else:
+            plans += [StreamPlan(sc.name, b.name, [sc.alpha] if sc.alpha is not None else axes.alphas_for(b), rate,
+                                 sc.shuffle, sc.identity) for b in benchmarks]
+    return plans
+
+
 def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict[str, dict[str, Any]],
-               axes: SweepAxes, settings: dict[str, Any]) -> list[RunSpec]:
+               axes: SweepAxes, settings: dict[str, Any], split: SplitProtocol = SplitProtocol(),
+               scenarios: Sequence[Scenario] = ()) -> list[RunSpec]:
     """Every run the config asks for. MESS+ spans V x c; the baselines do not depend on them."""
     check_router_names(list(routers))
     grid: list[RunSpec] = []
-    for bench in benchmarks:
-        for alpha in axes.alphas_for(bench):
+    for stream in stream_plans(benchmarks, axes, scenarios):
+        for alpha in stream.alphas:
             for seed in axes.seeds:
-                common = dict(benchmark=bench.name, alpha=alpha, seed=seed, feedback_rate=axes.feedback_rate)
+                common = dict(benchmark=stream.benchmark, alpha=alpha, seed=seed, feedback_rate=stream.feedback_rate,
+                              scenario=stream.scenario, shuffle=stream.shuffle)
                 for name in routers:
-                    digest = settings_hash({"router": routers[name], **(settings if name == "mess_plus" else {"cost": settings["cost"]})})
-                    if name == "mess_plus":
-                        grid += [RunSpec(router=name, V=v, c=c, config_hash=digest, **common) for v in axes.V for c in axes.c]
-                    elif name == "single_model":
-                        grid += [RunSpec(router=name, model=cat, config_hash=digest, **common) for cat in zoo.categories]
-                    else:
-                        grid.append(RunSpec(router=name, config_hash=digest, **common))
+                    digest = settings_hash({"router": routers[name],
+                                            **(settings if name in NEEDS_FEATURES else {"cost": settings["cost"]}),
+                                            **({"scenario": stream.identity} if stream.identity else {})})
+                    for part, fraction in split.splits(name):
+                        run = dict(common, router=name, config_hash=digest, split=part, train_fraction=fraction)
+                        if name == "mess_plus":
+                            grid += [RunSpec(V=v, c=c, **run) for v in axes.V for c in axes.c]
+                        elif name == "single_model":
+                            grid += [RunSpec(model=cat, **run) for cat in zoo.categories]
+                        else:
+                            grid.append(RunSpec(**run))
     return grid

@@ -14,7 +14,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CONFIG_KEYS = ("benchmark", "router", "alpha", "V", "c", "seed", "feedback_rate", "cost", "n_requests", "run_id")
+CONFIG_KEYS = ("scenario", "benchmark", "router", "split", "alpha", "V", "c", "seed", "feedback_rate", "train_fraction", "cost",
+               "n_requests", "run_id")
 
 
 class WandbLogger:
@@ -37,7 +38,7 @@ class WandbLogger:
                 project=self.project,
                 entity=self.entity,
                 group=self.group or row["benchmark"],
-                name=f"{row['benchmark']}-{row['router']}-a{row['alpha']:g}-V{row['V']}-c{row['c']}-s{row['seed']}",
+                name=run_name(row),
                 config={k: row.get(k) for k in CONFIG_KEYS},
                 reinit="create_new",
                 settings=wandb.Settings(silent=True, console="off"),
@@ -52,3 +53,10 @@ class WandbLogger:
             self.enabled = False
             log.warning("W&B logging stopped after %d runs: %s. results.csv is unaffected; "
                         "set WANDB_MODE=offline (or `wandb login`), or logger=none to silence this.", self.logged, err)
+
+
+def run_name(row: dict[str, Any]) -> str:
+    """benchmark-router-alpha-V-c-seed, prefixed by a scenario and suffixed by a test split when there is one."""
+    name = f"{row['benchmark']}-{row['router']}-a{row['alpha']:g}-V{row['V']}-c{row['c']}-s{row['seed']}"
+    scenario, split = row.get("scenario", "none"), row.get("split", "full")
+    return (f"{scenario}/" if scenario != "none" else "") + name + (f"-{split}" if split != "full" else "")

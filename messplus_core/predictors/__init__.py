@@ -11,6 +11,8 @@ from .mlp_head import MLPHead
 
 
 class Predictor(Protocol):
+    steps: int  # optimiser steps per `learn` call (the engine charges each one)
+
     def predict(self, x: np.ndarray) -> np.ndarray: ...
     def learn(self, x: np.ndarray, y: np.ndarray) -> None: ...
 

@@ -52,6 +52,16 @@ class MLPHead:
             idx = [n - 1, *older]
             self._sgd_step(np.stack([self.buffer_x[i] for i in idx]), np.stack([self.buffer_y[i] for i in idx]))
 
+    def fit(self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int) -> "MLPHead":
+        """Offline training on a whole labelled set ((n, dim), (n, n_outputs)): shuffled minibatch epochs."""
+        n = len(x)
+        for _ in range(epochs):
+            order = self.rng.permutation(n)
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                self._sgd_step(x[idx], y[idx])
+        return self
+
     def _sgd_step(self, x: np.ndarray, y: np.ndarray) -> None:
         xs = x * self.scale
         pre = xs @ self.w1 + self.b1

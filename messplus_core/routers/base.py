@@ -3,7 +3,9 @@
 A router only decides: `choose(t)` returns a model index or EXPLORE, and
 `observe` hands it what a deployed system would learn afterwards (the costs of
 the models that were queried, and satisfaction where feedback exists). The
-engine, not the router, charges costs and counts explorations.
+engine, not the router, charges costs and counts explorations; a router that
+runs a model of its own reports how much it ran (`usage`) and the engine
+prices that too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,23 @@ EXPLORE = -1
 
 
 @dataclass(frozen=True)
+class TrainingPart:
+    """What an offline router may fit on: the stream's training part, requests with feedback only.
+
+    Built from the training slice of the stream and nothing else, so the test
+    part's labels cannot reach a calibration through it.
+    """
+
+    features: np.ndarray | None  # (n, d) request embeddings
+    labels: np.ndarray  # (n, M) int8: every model's satisfaction
+    costs: np.ndarray  # (n, M) the optimised cost of every model
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
 class RouterContext:
     """What a router may know when it is built for one stream.
 
@@ -26,6 +45,9 @@ class RouterContext:
     `hindsight_labels` / `hindsight_costs`: the whole stream's outcomes, for the
     oracle only (a bound, not a deployable router). `request_costs`: each
     request's own costs, for MESS+ with energy_estimate=known.
+    `train`: the training part under the train/test protocol (None on the full
+    stream); there the stream is the test part, and `mean_satisfaction` /
+    `mean_cost` are the training part's.
     """
 
     categories: tuple[str, ...]
@@ -37,6 +59,7 @@ class RouterContext:
     mean_cost: np.ndarray
     hindsight_labels: np.ndarray
     hindsight_costs: np.ndarray
+    train: TrainingPart | None = None
 
     @property
     def n_models(self) -> int:
@@ -45,6 +68,22 @@ class RouterContext:
     @property
     def request_costs(self) -> np.ndarray:
         return self.hindsight_costs
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How much a router ran its own model at each step (priced by the engine, not by the router)."""
+
+    inferences: np.ndarray  # (N,) forward passes at step t
+    train_steps: np.ndarray  # (N,) optimiser steps at step t
+
+
+@dataclass(frozen=True)
+class OverheadPrices:
+    """What the engine charges for a router's own computation: J per inference and J per optimiser step."""
+
+    inference_j: float = 0.0
+    train_step_j: float = 0.0
 
 
 class Router(ABC):
@@ -61,4 +100,12 @@ class Router(ABC):
 
     def trace(self) -> dict[str, np.ndarray]:
         """Per-step internal state worth plotting (e.g. MESS+'s queue and p_t)."""
+        return {}
+
+    def usage(self) -> Usage | None:
+        """The router's own computation per step, after the replay; None: it runs no model."""
+        return None
+
+    def report(self) -> dict[str, float]:
+        """Scalars worth a results column (e.g. a learned router's calibrated threshold)."""
         return {}

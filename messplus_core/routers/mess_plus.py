@@ -8,7 +8,7 @@ import numpy as np
 
 from ..algorithm import exploit_choice, explore_probability, queue_update
 from ..predictors import Predictor
-from .base import EXPLORE, Router, RouterContext
+from .base import EXPLORE, Router, RouterContext, Usage
 
 EnergyEstimate = Literal["running_mean", "last", "known"]
 REFERENCE_INITIAL_COST = 1.0  # the authors' simulator starts every estimate at 1 J
@@ -47,6 +47,7 @@ class MessPlus(Router):
         self.next_explore = np.append(positions, ctx.n)[np.searchsorted(positions, np.arange(ctx.n), side="right")]
         self.q = 0.0
         self.q_trace = np.zeros(ctx.n)
+        self.train_steps = np.zeros(ctx.n)
         self.s_hat: list[list[float]] = []
         self.s_hat_start = self.s_hat_end = 0
 
@@ -72,7 +73,12 @@ class MessPlus(Router):
             self.q = queue_update(self.q, self.alpha, satisfied)
         if labels is not None:
             self.predictor.learn(self.ctx.features[t], labels)
+            self.train_steps[t] = self.predictor.steps
         self.q_trace[t] = self.q
 
     def trace(self) -> dict[str, np.ndarray]:
         return {"Q": self.q_trace, "p_t": self.p}
+
+    def usage(self) -> Usage:
+        """One predictor inference per exploited request; the predictor's steps per exploration with feedback."""
+        return Usage(inferences=(~self.explore).astype(np.float64), train_steps=self.train_steps)

@@ -1,0 +1,115 @@
+"""Learned routers in the style of the published baselines, trained offline on the training part.
+
+- `threshold_2model` (RouteLLM style): only the cheapest and the most expensive
+  model; a head predicts "the weak model fails on this request" and requests
+  at or above a threshold go to the strong model.
+- `cheapest_above_threshold` (RouterDC / NVIDIA-router style, every model): a
+  multi-label head predicts each model's satisfaction; the cheapest model
+  predicted at or above tau is served (none: the most satisfying prediction).
+- `knn` (RouterBench style): the k nearest training requests in embedding
+  space give each model's expected satisfaction; the model maximising
+  expected satisfaction minus lambda times its mean training cost is served.
+
+All three read the same frozen-encoder embeddings as MESS+ and fit on
+`RouterContext.train` only; their knob is calibrated there (see
+`calibration`). They do not learn online, so each plans the whole test part
+at once. Each runs one inference per routed request, which the engine
+charges at `router_energy_j`; offline training happens before the stream and
+is not charged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..calibration import (Calibration, cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
+                           threshold_candidates, two_model_choice, utility_choice)
+from ..predictors.mlp_head import MLPHead
+from .base import RouterContext, TrainingPart, Usage
+from .baselines import PlannedRouter
+
+
+class LearnedRouter(PlannedRouter):
+    """A plan for the test part fixed by an offline-trained rule, with its calibration reported."""
+
+    def __init__(self, plan: np.ndarray, calibration: Calibration, n_train: int) -> None:
+        super().__init__(plan)
+        self.calibration, self.n_train = calibration, n_train
+
+    def usage(self) -> Usage:
+        n = len(self.plan)
+        return Usage(inferences=np.ones(n), train_steps=np.zeros(n))
+
+    def report(self) -> dict[str, float]:
+        return {"calibrated_value": self.calibration.value, "train_satisfaction": self.calibration.train_satisfaction,
+                "train_cost_per_request": self.calibration.train_cost, "train_feasible": float(self.calibration.feasible),
+                "train_requests": float(self.n_train)}
+
+
+def training_part(ctx: RouterContext, router: str) -> TrainingPart:
+    if ctx.train is None:
+        raise ValueError(f"{router} is trained offline: run it under the train/test protocol (split.enabled=auto or true).")
+    if ctx.features is None or ctx.train.features is None:
+        raise ValueError(f"{router} needs request embeddings (RouterContext.features).")
+    return ctx.train
+
+
+def head_fitter(ctx: RouterContext, x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Callable[[np.ndarray, int], MLPHead]:
+    """fit(rows, fold): a fresh head trained on x[rows], y[rows], seeded by the run's seed and the fold."""
+    def fit(rows: np.ndarray, fold: int) -> MLPHead:
+        head = MLPHead(x.shape[1], y.shape[1], seed=ctx.seed * 1000 + fold, **params["head"])
+        return head.fit(x[rows], y[rows], **params["fit"])
+    return fit
+
+
+def out_of_fold_heads(ctx: RouterContext, x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, MLPHead]:
+    """(out-of-fold predictions on the training part, the head fitted on all of it)."""
+    fit = head_fitter(ctx, x, y, params)
+    oof = out_of_fold(lambda rows, held, fold: fit(rows, fold).predict(x[held]), len(x), params["folds"], ctx.seed)
+    return oof, fit(np.arange(len(x)), 0)
+
+
+def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    train = training_part(ctx, "threshold_2model")
+    weak, strong = 0, ctx.n_models - 1
+    fails = 1.0 - train.labels[:, [weak]].astype(np.float64)
+    oof, head = out_of_fold_heads(ctx, train.features, fails, params)
+    p_fail = oof[:, 0]
+    cal = cheapest_compliant(threshold_candidates(p_fail), lambda thr: two_model_choice(p_fail, thr, weak, strong),
+                             train.labels, train.costs, ctx.alpha + params["margin"])
+    plan = two_model_choice(head.predict(ctx.features)[:, 0], np.array([cal.value]), weak, strong)[0]
+    return LearnedRouter(plan, cal, train.n)
+
+
+def cheapest_above_threshold(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    train = training_part(ctx, "cheapest_above_threshold")
+    s_hat, head = out_of_fold_heads(ctx, train.features, train.labels.astype(np.float64), params)
+    cal = cheapest_compliant(threshold_candidates(s_hat), lambda taus: cheapest_above_choice(s_hat, taus),
+                             train.labels, train.costs, ctx.alpha + params["margin"])
+    plan = cheapest_above_choice(head.predict(ctx.features), np.array([cal.value]))[0]
+    return LearnedRouter(plan, cal, train.n)
+
+
+def knn(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    train = training_part(ctx, "knn")
+    if train.n < 2:
+        raise ValueError(f"knn needs at least 2 labelled training requests, got {train.n}.")
+    k = min(int(params["k"]), train.n - 1)
+    labels = train.labels.astype(np.float64)
+    cost = train.costs.mean(axis=0)
+    similarity = train.features @ train.features.T  # unit-norm embeddings: cosine similarity
+    np.fill_diagonal(similarity, -np.inf)  # leave-one-out: a request is not its own neighbour
+    s_hat = neighbour_mean(similarity, labels, k)
+    cal = cheapest_compliant(lambda_candidates(s_hat, cost), lambda lams: utility_choice(s_hat, cost, lams),
+                             train.labels, train.costs, ctx.alpha + params["margin"])
+    s_test = neighbour_mean(ctx.features @ train.features.T, labels, k)
+    plan = utility_choice(s_test, cost, np.array([cal.value]))[0]
+    return LearnedRouter(plan, cal, train.n)
+
+
+def neighbour_mean(similarity: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(q, n_train) similarities -> (q, M) mean labels of each query's k most similar training requests."""
+    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    return labels[nearest].mean(axis=1)
