@@ -131,6 +131,7 @@ class Outcome:
     overhead: float  # the router's own J per request
     mark: str  # ✓, ✗ or k/n seeds meeting alpha
     meets: bool  # mean satisfaction >= alpha
+    seeds: int
 
 
 def outcomes(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> dict[tuple[str, str], Outcome]:
@@ -141,7 +142,7 @@ def outcomes(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> dict[t
         sat = float(group["satisfaction"].mean())
         overhead = group["overhead_j_per_request"].mean() if "overhead_j_per_request" in group else 0.0
         out[(entry, bench)] = Outcome(sat, float(group[per_request].mean()), float(np.nan_to_num(overhead)),
-                                      _sla_mark(group), sat >= alpha - 1e-12)
+                                      _sla_mark(group), sat >= alpha - 1e-12, len(group))
     return out
 
 
@@ -151,10 +152,11 @@ def _geomean(values: Sequence[float]) -> float:
 
 
 def _flag(o: Outcome) -> str:
-    """No mark when alpha is met in every seed; ✗ when the mean misses it; k/n seeds otherwise."""
+    """No mark when alpha is met in every seed; else how many seeds met it, after ✗ when the mean misses it."""
     if o.mark == "✓":
         return ""
-    return " ✗" if not o.meets else f" ({o.mark} seeds)"
+    seeds = o.mark if o.mark != "✗" else f"0/{o.seeds}"
+    return f" ({seeds} seeds)" if o.meets else f" ✗ ({seeds} seeds)"
 
 
 def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str, reference: str, own_energy: bool = False) -> list[str]:
@@ -226,7 +228,7 @@ def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column
     if (rows["entry"] == MESS).any():
         lines += ["", f"### Cost relative to MESS+", "",
                   f"{cost.capitalize()} per request as a multiple of MESS+'s in the same column (below 1: cheaper). "
-                  "✗: the router misses α on average over seeds; (k/n seeds): it meets α in only k of n seeds. "
+                  "(k/n seeds): α met in only k of n seeds; ✗: α missed on average over the seeds. "
                   "A flagged ratio is not a win. Geo. mean: geometric mean over the columns (⚠: some are flagged). "
                   "Own J/request: the router's own inference (and MESS+'s training) energy, charged by the engine "
                   "(`router_energy_j` / `predictor_energy_j`) and included in every figure above.", ""]
