@@ -1,0 +1,184 @@
+"""The tiny zoo: three small Llama models built locally, offline, on first use.
+
+Tests, CI and `make demo` need real causal LMs that load through lm-eval's
+`hf` backend without a network. Each tiny model is a Llama-architecture
+model of a size given in `conf/model_zoo/tiny.yaml` (`build:`), with a
+byte-level BPE tokenizer trained here, and is briefly trained (from a fixed
+seed) on the facts that the demo benchmark's easy items ask about, so that
+the bigger models answer more of them correctly, as a real zoo would. Hard
+items are not in that text; all three models answer those near chance.
+
+A build writes into a temporary folder and renames it into place under a
+file lock, so concurrent capture jobs (Slurm array tasks) can share one
+models folder safely.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ..zoo import ConfigError
+from .demo_data import read_demo
+
+log = logging.getLogger(__name__)
+
+BUILD_FILE = "build.json"
+SPECIAL_TOKENS = ["<s>", "</s>", "<pad>"]
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    """Architecture and training budget of one tiny model (a `build:` entry of the zoo)."""
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    train_steps: int
+    vocab_size: int = 384
+    learning_rate: float = 1e-3
+    seed: int = 1234
+
+    @classmethod
+    def from_mapping(cls, where: str, cfg: Mapping[str, Any]) -> "TinySpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown build key(s) {unknown}; known: {sorted(known)}.")
+        try:
+            spec = cls(**dict(cfg))
+        except TypeError as err:
+            raise ConfigError(f"{where}: incomplete build spec ({err}).") from err
+        if spec.hidden_size % spec.num_attention_heads:
+            raise ConfigError(f"{where}: hidden_size must be a multiple of num_attention_heads.")
+        return spec
+
+
+def training_text() -> list[str]:
+    """The tiny models' training corpus: each easy demo item as the prompt lm-eval shows plus its answer."""
+    return [
+        f"Question: {row['question']}\nAnswer: {row['choices'][row['answer']]}"
+        for row in read_demo()
+        if row["difficulty"] == "easy"
+    ]
+
+
+def is_built(folder: Path) -> bool:
+    return (folder / BUILD_FILE).is_file()
+
+
+def ensure_built(folder: Path, spec: TinySpec) -> dict[str, Any]:
+    """Build the tiny model into `folder` unless it is there; return its build record."""
+    folder = Path(folder)
+    if not is_built(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(folder.parent / f".{folder.name}.lock"):
+            if not is_built(folder):
+                shutil.rmtree(folder, ignore_errors=True)  # a build that died before its rename
+                _build(folder, spec)
+    record = json.loads((folder / BUILD_FILE).read_text())
+    if record["spec"] != asdict(spec):
+        raise ConfigError(
+            f"tiny model {folder} was built with {record['spec']}, but the zoo now asks for {asdict(spec)}. "
+            f"Delete {folder} (and captures made with it) to rebuild, or point MESSPLUS_TINY_DIR elsewhere."
+        )
+    return record
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _train_tokenizer(corpus: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+
+
+def _build(folder: Path, spec: TinySpec) -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    started = time.perf_counter()
+    corpus = training_text()
+    tokenizer = _train_tokenizer(corpus, spec.vocab_size)
+    torch.manual_seed(spec.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_attention_heads,
+        intermediate_size=spec.intermediate_size,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    batch, labels = _answer_only_batch(tokenizer, corpus)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
+    model.train()
+    loss = float("nan")
+    for _ in range(spec.train_steps):
+        out = model(**batch, labels=labels)
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        loss = float(out.loss.detach())
+    model.eval()
+
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    weights = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
+    record = {
+        "spec": asdict(spec),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "final_train_loss": loss,
+        "corpus_lines": len(corpus),
+        "weights_sha256": weights,
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+    (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
+    os.replace(tmp, folder)
+    log.info("built tiny model %s: %d parameters, loss %.3f, %.1f s", folder, record["parameters"], loss, record["build_seconds"])
+
+
+def _answer_only_batch(tokenizer, corpus: list[str]):
+    """Tokenised corpus whose loss covers only each line's answer, so the budget goes to the facts."""
+    prompts = [line.rsplit(" ", 1)[0] for line in corpus]
+    batch = tokenizer([f"<s>{line}</s>" for line in corpus], padding=True, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    for row, prompt in enumerate(prompts):
+        labels[row, : len(tokenizer(f"<s>{prompt}")["input_ids"])] = -100
+    return batch, labels
