@@ -8,7 +8,7 @@ before any data is read or any model is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 
 class ConfigError(ValueError):
@@ -73,9 +73,9 @@ class ModelZoo:
             raise ConfigError(f"model_zoo '{name}': cost_rank values must be distinct (got {ranks}); they declare the cost order.")
         return cls(name=name, models=tuple(sorted(models, key=lambda m: m.cost_rank)))
 
-    def check_gpus(self, available: int) -> None:
-        """Raise unless every GPU index the models declare is below `available` (the visible device count)."""
-        wanted = sorted({g for m in self.models for g in m.gpus})
+    def check_gpus(self, available: int, models: Iterable[ZooModel] | None = None) -> None:
+        """Raise unless every GPU index the models (default: all) declare is below `available` (visible devices)."""
+        wanted = sorted({g for m in (self.models if models is None else models) for g in m.gpus})
         missing = [g for g in wanted if g >= available]
         if missing:
             have = f"GPUs 0..{available - 1}" if available else "no GPU"

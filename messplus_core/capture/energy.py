@@ -1,0 +1,93 @@
+"""Per-document energy and time windows (Zeus), with an honest "missing".
+
+Each document's requests run inside one window. Energy is what Zeus can see:
+the GPUs the model runs on (NVML) plus CPU packages and DRAM (RAPL) where
+the machine exposes them. Where nothing is visible (a laptop, a VM, this
+project's CI), energy is recorded as missing (None in shards, NaN in the
+CSV), never as 0. `energy.fallback=time_x_power` opts into an estimate,
+time x a configured wattage, which the manifest labels as an estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..zoo import ConfigError
+
+log = logging.getLogger(__name__)
+
+FALLBACKS = ("none", "time_x_power")
+WINDOW = "document"
+
+
+@dataclass(frozen=True)
+class EnergySettings:
+    """`energy.*` of the capture config."""
+
+    fallback: str = "none"
+    watts: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.fallback not in FALLBACKS:
+            raise ConfigError(f"energy.fallback must be one of {list(FALLBACKS)}, got {self.fallback!r}.")
+        if self.fallback == "time_x_power" and not (self.watts and self.watts > 0):
+            raise ConfigError("energy.fallback=time_x_power needs energy.watts=<average power draw in W, > 0>.")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One window: wall time, total energy (None when unmeasured) and its parts by source."""
+
+    time_s: float
+    energy_j: float | None
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+class EnergyMeter:
+    """Opens one Zeus window per document on the model's GPUs (and RAPL zones, if any)."""
+
+    def __init__(self, gpus: Sequence[int], settings: EnergySettings) -> None:
+        from zeus.monitor import ZeusMonitor
+
+        try:
+            self._monitor = ZeusMonitor(gpu_indices=list(gpus), approx_instant_energy=True)
+        except ValueError as err:  # e.g. "No GPUs available." for indices Zeus cannot see
+            raise ConfigError(f"Zeus cannot monitor GPU(s) {list(gpus)}: {err}") from err
+        self._settings = settings
+        n_gpu, n_cpu = len(self._monitor.gpu_indices), len(self._monitor.cpu_indices)
+        self.measured = bool(n_gpu or n_cpu)
+        if self.measured:
+            zones = ([f"GPU {list(self._monitor.gpu_indices)} (NVML)"] if n_gpu else []) + (
+                [f"CPU/DRAM RAPL zones {list(self._monitor.cpu_indices)}"] if n_cpu else []
+            )
+            self.source = "measured by Zeus: " + " + ".join(zones)
+        elif settings.fallback == "time_x_power":
+            self.source = f"ESTIMATE, not measured: inference time x {settings.watts} W (energy.fallback=time_x_power)"
+        else:
+            self.source = (
+                "not measured: Zeus sees no GPU and no RAPL zone on this machine; energy is NaN "
+                "(optimise cost=time, or opt into energy.fallback=time_x_power energy.watts=W)"
+            )
+
+    def begin(self) -> float:
+        """Open the window; returns the start time for `end`."""
+        self._monitor.begin_window(WINDOW)
+        return time.perf_counter()
+
+    def end(self, started: float) -> Reading:
+        elapsed = time.perf_counter() - started
+        m = self._monitor.end_window(WINDOW)
+        parts: dict[str, float] = {f"gpu{i}": float(j) for i, j in (m.gpu_energy or {}).items()}
+        parts |= {f"cpu{i}": float(j) for i, j in (m.cpu_energy or {}).items()}
+        parts |= {f"dram{i}": float(j) for i, j in (m.dram_energy or {}).items()}
+        if self.measured:
+            energy: float | None = math.fsum(parts.values())
+        elif self._settings.fallback == "time_x_power":
+            energy = elapsed * float(self._settings.watts or 0.0)
+        else:
+            energy = None
+        return Reading(time_s=elapsed, energy_j=energy, parts=parts)

@@ -1,0 +1,198 @@
+"""lm-eval as a library, with one measurement window per document.
+
+lm-eval hands a model all requests of a task at once and records no
+per-request cost. `PerDocumentLM` sits between lm-eval and the real model:
+it groups the requests by document (all answer choices of one question),
+scores each group inside one energy/time window, and appends the result to
+the unit's shard before moving on. Documents already in the shard are
+answered from it, so a resumed run recomputes nothing, yet lm-eval still
+scores every document itself: the labels are lm-eval's own per-sample
+metrics. The real model is loaded only when a document needs it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from lm_eval.api.model import LM
+from tqdm import tqdm
+
+from ..zoo import ConfigError
+from .energy import EnergyMeter
+from .shards import DocRecord, ShardWriter
+
+if TYPE_CHECKING:
+    from lm_eval.api.instance import Instance
+    from lm_eval.tasks import TaskManager
+
+LOCAL_TASKS = Path(__file__).parent / "tasks"
+
+
+@lru_cache(maxsize=2)
+def task_manager(include_defaults: bool) -> "TaskManager":
+    """The project's local tasks, plus lm-eval's own only when needed (indexing those costs ~10 s)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(LOCAL_TASKS), include_defaults=include_defaults)
+
+
+def local_tasks() -> list[str]:
+    return task_manager(False).all_subtasks
+
+
+def manager_for(tasks: list[str]) -> "TaskManager":
+    return task_manager(not set(tasks) <= set(local_tasks()))
+
+
+def check_tasks(tasks: list[str]) -> None:
+    """Every benchmark must name one single lm-eval task (not a group or tag)."""
+    tm = manager_for(tasks)
+    for task in tasks:
+        if task in tm.all_subtasks:
+            continue
+        if task in tm.all_groups or task in tm.all_tags:
+            raise ConfigError(
+                f"lm-eval task {task!r} is a group/tag of several tasks; capture needs one task per benchmark "
+                "(doc_ids repeat across subtasks). Make one benchmark config per subtask."
+            )
+        close = difflib.get_close_matches(task, tm.all_subtasks, n=5)
+        raise ConfigError(
+            f"lm-eval has no task {task!r}" + (f"; did you mean one of {close}?" if close else ".")
+            + f" The project's local tasks are {local_tasks()} (in {LOCAL_TASKS})."
+        )
+
+
+def request_text(args: list[tuple[str, str]]) -> str:
+    """The document as the model reads it: lm-eval's context, without the answer choices.
+
+    Most multiple-choice tasks share one context across choices. Tasks scored
+    by partial evaluation (winogrande) put each choice inside its context and
+    share the continuation; there the text is the contexts' common part, a
+    blank, and the continuation, i.e. the original fill-in-the-blank sentence.
+    """
+    contexts = [c for c, _ in args]
+    if len(set(contexts)) == 1:
+        return contexts[0]
+    prefix = os.path.commonprefix(contexts)
+    prefix = prefix[: prefix.rfind(" ") + 1] if " " in prefix else ""
+    continuations = {c for _, c in args}
+    tail = continuations.pop() if len(continuations) == 1 else ""
+    return f"{prefix.rstrip()} _{tail}".strip()
+
+
+def request_hash(args: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(args, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+class PerDocumentLM(LM):
+    """An lm-eval LM that scores each document in its own window and journals it to a shard."""
+
+    def __init__(self, load: Callable[[], LM], meter: EnergyMeter, writer: ShardWriter, label: str) -> None:
+        super().__init__()
+        self._load = load
+        self._inner: LM | None = None
+        self._meter = meter
+        self._writer = writer
+        self._label = label
+        self.measured_docs = 0
+        self.measured_time_s = 0.0
+        self.reused_docs = 0
+
+    @property
+    def inner(self) -> LM | None:
+        """The loaded model, or None when every document came from the shard."""
+        return self._inner
+
+    def loglikelihood(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        by_doc: dict[int, list[int]] = {}
+        for pos, req in enumerate(requests):
+            by_doc.setdefault(int(req.doc_id), []).append(pos)
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        done = self._writer.records
+        cached = sum(1 for d in by_doc if d in done)
+        bar = tqdm(total=len(by_doc), initial=cached, desc=self._label, unit="doc", disable=disable_tqdm)
+        for doc_id in sorted(by_doc):
+            positions = by_doc[doc_id]
+            group = [requests[p] for p in positions]
+            args = [tuple(r.args) for r in group]
+            digest = request_hash(args)
+            if doc_id in done:
+                lls = self._reuse(done[doc_id], digest, len(group))
+            else:
+                lls = self._measure(doc_id, group, args, digest)
+                bar.update(1)
+            for p, ll in zip(positions, lls):
+                results[p] = ll
+        bar.close()
+        return results  # type: ignore[return-value]
+
+    def _reuse(self, record: DocRecord, digest: str, n_requests: int) -> list[tuple[float, bool]]:
+        if record.request_hash != digest or len(record.loglikelihoods) != n_requests:
+            raise ConfigError(
+                f"{self._writer.path}: doc_id {record.doc_id} was captured from different requests than lm-eval "
+                "builds now (task, prompt or data changed). Delete the shard to recapture this unit."
+            )
+        self.reused_docs += 1
+        return record.loglikelihoods
+
+    def _measure(self, doc_id: int, group: list["Instance"], args: list[tuple[str, str]], digest: str) -> list[tuple[float, bool]]:
+        if self._inner is None:
+            self._inner = self._load()
+        started = self._meter.begin()
+        raw = self._inner.loglikelihood(group, disable_tqdm=True)
+        reading = self._meter.end(started)
+        lls = [(float(ll), bool(greedy)) for ll, greedy in raw]
+        self._writer.append(
+            DocRecord(
+                doc_id=doc_id,
+                request_hash=digest,
+                input_text=request_text(args),
+                loglikelihoods=lls,
+                time_s=reading.time_s,
+                energy_j=reading.energy_j,
+                energy_parts=reading.parts,
+            )
+        )
+        self.measured_docs += 1
+        self.measured_time_s += reading.time_s
+        return lls
+
+    def loglikelihood_rolling(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[float]:
+        raise ConfigError("capture scores multiple-choice tasks by log-likelihood; perplexity tasks are not supported.")
+
+    def generate_until(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[str]:
+        raise ConfigError("capture scores answer choices by log-likelihood only and never decodes; pick a multiple-choice task.")
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """lm-eval's per-document metrics for one task, and what identifies the task version."""
+
+    metrics: dict[int, dict[str, float]]
+    task_version: Any
+    n_shot: Any
+
+
+def evaluate(lm: PerDocumentLM, task: str, limit: int | None) -> TaskOutcome:
+    from lm_eval import simple_evaluate
+
+    res = simple_evaluate(
+        model=lm,
+        tasks=[task],
+        limit=limit,
+        task_manager=manager_for([task]),
+        bootstrap_iters=0,
+        log_samples=True,
+    )
+    samples = res["samples"]
+    if set(samples) != {task}:
+        raise ConfigError(f"lm-eval task {task!r} produced results for {sorted(samples)}; capture needs exactly one task.")
+    metrics = {int(s["doc_id"]): {m: float(s[m]) for m in s["metrics"]} for s in samples[task]}
+    return TaskOutcome(metrics=metrics, task_version=res["versions"].get(task), n_shot=res["n-shot"].get(task))

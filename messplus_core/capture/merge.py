@@ -1,0 +1,90 @@
+"""Join a benchmark's unit shards into the CSV the evaluate stage reads.
+
+`<out_dir>/<benchmark>.csv` has one row per doc_id (sorted): `doc_id,
+input_text, benchmark_name`, then per category X (cheapest first)
+`label_X, <metric>_X, energy_consumption_X` (J, empty = NaN when not
+measured) and `inference_time_X` (s). The label is lm-eval's per-sample
+metric named by the benchmark config. Only documents every model has scored
+are written; any others are counted in the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..zoo import BenchmarkSpec, ConfigError, ModelZoo
+from .manifest import now_iso, update_manifest
+from .shards import check_identity, done_path, read_done, read_shard, shard_path
+from .units import Unit
+
+
+def incomplete_units(out_dir: Path, units: list[Unit]) -> list[Unit]:
+    return [u for u in units if read_done(done_path(out_dir, u.benchmark.name, u.model.category)) is None]
+
+
+def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: list[Unit]) -> tuple[Path, dict[str, Any]]:
+    """Write `<benchmark>.csv` and its manifest entry; every unit of the benchmark must be complete."""
+    missing = incomplete_units(out_dir, units)
+    if missing:
+        listed = ", ".join(f"unit {u.index} ({u.model.category})" for u in missing)
+        raise ConfigError(
+            f"benchmark '{spec.name}' cannot be merged yet: {listed} not complete in {out_dir}. "
+            "Run those units first (unit=K, or the full capture command)."
+        )
+    frames: list[pd.DataFrame] = []
+    models: list[dict[str, Any]] = []
+    for u in units:
+        cat = u.model.category
+        done = read_done(done_path(out_dir, spec.name, cat))
+        assert done is not None
+        expected = {"zoo": zoo.name, "benchmark": spec.name, "task": spec.task, "category": cat, "model": u.model.model}
+        check_identity(done_path(out_dir, spec.name, cat), done["identity"], expected)
+        records = read_shard(shard_path(out_dir, spec.name, cat)).records
+        metrics = done["metrics"]
+        if not metrics or spec.metric not in metrics[0]:
+            raise ConfigError(f"lm-eval task '{spec.task}' reports no per-sample '{spec.metric}'; fix `metric` in conf/benchmark/{spec.name}.yaml.")
+        rows = []
+        for m in metrics:
+            rec = records.get(int(m["doc_id"]))
+            if rec is None:
+                raise ConfigError(f"{shard_path(out_dir, spec.name, cat)} lacks doc_id {m['doc_id']} that its done record lists; delete both files to recapture.")
+            rows.append({
+                "doc_id": rec.doc_id,
+                "input_text": rec.input_text,
+                f"label_{cat}": float(m[spec.metric]),
+                f"{spec.metric}_{cat}": float(m[spec.metric]),
+                f"energy_consumption_{cat}": math.nan if rec.energy_j is None else rec.energy_j,
+                f"inference_time_{cat}": rec.time_s,
+            })
+        frames.append(pd.DataFrame(rows).set_index("doc_id"))
+        models.append({k: v for k, v in done.items() if k != "metrics"} | {"docs": len(rows)})
+
+    texts = frames[0]["input_text"]
+    joined = pd.concat([f.drop(columns="input_text") for f in frames], axis=1, join="inner").sort_index()
+    all_docs = set().union(*(set(f.index) for f in frames))
+    joined.insert(0, "benchmark_name", spec.name)
+    joined.insert(0, "input_text", texts.reindex(joined.index))
+    joined = joined.reset_index()
+
+    csv_path = Path(out_dir) / f"{spec.name}.csv"
+    tmp = csv_path.with_name(f".{csv_path.name}.tmp-{os.getpid()}")
+    joined.to_csv(tmp, index=False)
+    os.replace(tmp, csv_path)
+    entry = {
+        "csv": csv_path.name,
+        "task": spec.task,
+        "metric": spec.metric,
+        "rows": len(joined),
+        "docs_not_scored_by_every_model": len(all_docs) - len(joined),
+        "merged_at": now_iso(),
+        "started_at": min(m["started_at"] for m in models),
+        "finished_at": max(m["finished_at"] for m in models),
+        "energy_measured": all(m["energy_measured"] for m in models),
+        "models": models,
+    }
+    return csv_path, entry | {"manifest": str(update_manifest(out_dir, zoo.name, spec.name, entry))}

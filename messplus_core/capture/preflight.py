@@ -1,0 +1,112 @@
+"""Checks that run before any model is loaded, so bad input fails in seconds, not after a model load.
+
+Covered: backend/device combinations (vLLM installed, GPUs present and the
+zoo's GPU indices visible), model sources (a local folder that exists, a
+tiny-zoo recipe, or a hub id that is cached when offline), the lm-eval tasks,
+a writable output folder, and existing shards that belong to another
+capture. Unknown `model_zoo=`/`benchmark=` names are rejected by Hydra
+itself, which lists the available ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..zoo import ConfigError, ZooModel
+from .backends import check_backend_device, check_backend_installed
+from .lm_eval_runner import check_tasks
+from .settings import CaptureSettings, looks_like_path
+from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
+from .tiny_zoo import TinySpec
+from .units import Unit
+
+
+def resolve_device(settings: CaptureSettings) -> str:
+    """`auto` -> cuda when a GPU is visible (always for vLLM), else cpu; `cuda` must have a GPU."""
+    import torch
+
+    has_gpu = torch.cuda.is_available()
+    device = settings.device
+    if device == "auto":
+        device = "cuda" if has_gpu or settings.backend == "vllm" else "cpu"
+    if device == "cuda":
+        models = [u.model for u in settings.selected]
+        settings.zoo.check_gpus(torch.cuda.device_count() if has_gpu else 0, models)
+        if not has_gpu:  # a zoo without GPU indices still needs one GPU on cuda
+            raise ConfigError("device=cuda, but no CUDA GPU is visible on this machine; use device=cpu (backend=hf).")
+    return device
+
+
+def tiny_spec(model: ZooModel) -> TinySpec:
+    return TinySpec.from_mapping(f"model_zoo model '{model.category}' build", model.build)
+
+
+def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
+    if model.build:
+        tiny_spec(model)  # built on first use by the unit that needs it
+        return
+    ref = settings.model_path(model.model)
+    if Path(ref).is_absolute() or looks_like_path(model.model):
+        if not (Path(ref) / "config.json").is_file():
+            raise ConfigError(
+                f"model '{model.model}' ({model.category}) resolves to the local folder {ref}, which "
+                "does not exist or holds no config.json. Fix the path in the model_zoo config."
+            )
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise ConfigError(
+            f"model '{ref}' ({model.category}) is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+            "HF_HUB_OFFLINE=1 forbids downloading it. Download it first (huggingface-cli download), "
+            "or give a local folder as `model:`."
+        )
+
+
+def check_out_dir(out_dir: Path) -> None:
+    probe = out_dir / f".write-test-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"out_dir {out_dir} is not writable ({err.strerror}); pass out_dir=<a writable folder>.") from err
+
+
+def identity(settings: CaptureSettings, unit: Unit, device: str) -> ShardIdentity:
+    return ShardIdentity(
+        zoo=settings.zoo.name,
+        benchmark=unit.benchmark.name,
+        task=unit.benchmark.task,
+        category=unit.model.category,
+        model=unit.model.model,
+        backend=settings.backend,
+        device=device,
+    )
+
+
+def check_existing_shards(settings: CaptureSettings, device: str) -> None:
+    for unit in settings.selected:
+        expected = identity(settings, unit, device).to_dict()
+        shard = shard_path(settings.out_dir, unit.benchmark.name, unit.model.category)
+        check_identity(shard, read_shard(shard).header, expected)
+        done = done_path(settings.out_dir, unit.benchmark.name, unit.model.category)
+        record = read_done(done)
+        check_identity(done, record and record["identity"], expected)
+
+
+def preflight(settings: CaptureSettings) -> str:
+    """Run every check for the selected units; returns the resolved device."""
+    models = list({u.model.category: u.model for u in settings.selected}.values())
+    check_backend_installed(settings.backend, models)
+    device = resolve_device(settings)
+    check_backend_device(settings.backend, device, models)
+    for model in models:
+        check_model_source(settings, model)
+    check_tasks(list(dict.fromkeys(u.benchmark.task for u in settings.selected)))
+    check_out_dir(settings.out_dir)
+    check_existing_shards(settings, device)
+    return device

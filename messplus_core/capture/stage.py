@@ -1,0 +1,159 @@
+"""The capture stage: run units, then merge each benchmark whose models are all complete.
+
+`capture/run.py` hands Hydra's config to `run_capture`; everything else
+(units, checks, lm-eval, shards, merge) lives in this package.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .energy import EnergyMeter
+from .manifest import hardware, now_iso
+from .merge import incomplete_units, merge_benchmark
+from .preflight import identity, preflight, tiny_spec
+from .settings import CaptureSettings, parse_settings
+from .shards import ShardWriter, done_path, read_done, shard_path, write_json_atomic
+from .tiny_zoo import ensure_built
+from .units import Unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    unit: Unit
+    skipped: bool
+    measured_docs: int = 0
+    reused_docs: int = 0
+    wall_s: float = 0.0
+    measured_time_s: float = 0.0
+
+    def line(self) -> str:
+        u = self.unit
+        head = f"unit {u.index} {u.benchmark.name}/{u.model.category} ({u.model.model})"
+        if self.skipped:
+            return f"{head}: already complete"
+        rate = f", {self.measured_docs / self.measured_time_s:.1f} docs/s in windows" if self.measured_time_s else ""
+        return f"{head}: {self.measured_docs} docs measured, {self.reused_docs} reused from the shard, {self.wall_s:.1f} s{rate}"
+
+
+def _is_complete(settings: CaptureSettings, unit: Unit) -> bool:
+    done = read_done(done_path(settings.out_dir, unit.benchmark.name, unit.model.category))
+    return done is not None and done["limit"] == settings.limit
+
+
+def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
+    """Capture one (model, benchmark) unit, resuming its shard; writes its done record at the end."""
+    from lm_eval import __version__ as lm_eval_version
+
+    from .backends import make_lm, model_revision
+    from .lm_eval_runner import PerDocumentLM, evaluate
+
+    if _is_complete(settings, unit):
+        return UnitReport(unit, skipped=True)
+    started_at, t0 = now_iso(), time.perf_counter()
+    model = unit.model
+    path = settings.model_path(model.model)
+    build = ensure_built(Path(path), tiny_spec(model)) if model.build else None
+    ident = identity(settings, unit, device)
+    writer = ShardWriter(shard_path(settings.out_dir, unit.benchmark.name, model.category), ident, settings.fsync_every)
+    if writer.dropped_torn_line:
+        log.warning("%s: dropped a torn last line left by an interrupted run", writer.path)
+    meter = EnergyMeter(model.gpus if device == "cuda" else [], settings.energy)
+    lm = PerDocumentLM(
+        load=lambda: make_lm(model, path, settings.backend, device, settings.batch_size),
+        meter=meter,
+        writer=writer,
+        label=f"unit {unit.index} {unit.benchmark.name}/{model.category}",
+    )
+    try:
+        outcome = evaluate(lm, unit.benchmark.task, settings.limit)
+        revision = (build or {}).get("weights_sha256") or (lm.inner and model_revision(lm.inner))
+        records = writer.records
+        measured_time = sum(records[d].time_s for d in outcome.metrics)
+        write_json_atomic(
+            done_path(settings.out_dir, unit.benchmark.name, model.category),
+            {
+                "identity": ident.to_dict(),
+                "limit": settings.limit,
+                "model_revision": revision,
+                "lm_eval_version": lm_eval_version,
+                "task_version": outcome.task_version,
+                "n_shot": outcome.n_shot,
+                "energy_measured": meter.measured,
+                "energy_source": meter.source,
+                "hardware": hardware(device, model.gpus),
+                "started_at": started_at,
+                "finished_at": now_iso(),
+                "docs": len(outcome.metrics),
+                "docs_measured_in_last_run": lm.measured_docs,
+                "inference_time_s_total": measured_time,
+                "metrics": [{"doc_id": d, **outcome.metrics[d]} for d in sorted(outcome.metrics)],
+            },
+        )
+    finally:
+        writer.close()
+    report = UnitReport(
+        unit,
+        skipped=False,
+        measured_docs=lm.measured_docs,
+        reused_docs=lm.reused_docs,
+        wall_s=time.perf_counter() - t0,
+        measured_time_s=lm.measured_time_s,
+    )
+    del lm
+    _free_accelerator_memory()
+    return report
+
+
+def _free_accelerator_memory() -> None:
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _merge_ready(settings: CaptureSettings, benchmarks: list[str], say: Callable[[str], None]) -> None:
+    for spec in settings.benchmarks:
+        if spec.name not in benchmarks:
+            continue
+        units = [u for u in settings.units if u.benchmark.name == spec.name]
+        waiting = incomplete_units(settings.out_dir, units)
+        if waiting:
+            say(f"{spec.name}: not merged yet, waiting for unit(s) {[u.index for u in waiting]}")
+            continue
+        csv_path, entry = merge_benchmark(settings.out_dir, settings.zoo, spec, units)
+        say(f"{spec.name}: {entry['rows']} rows -> {csv_path} (manifest: {entry['manifest']})")
+        for m in entry["models"]:
+            say(f"  {m['identity']['category']}: energy {m['energy_source']}")
+
+
+def run_capture(cfg: Mapping[str, Any], repo_root: Path, say: Callable[[str], None] = print) -> None:
+    """The whole stage for one invocation: print_units, merge_only, one unit, or every unit."""
+    settings = parse_settings(cfg, repo_root)
+    if settings.print_units:
+        for unit in settings.selected:
+            say(json.dumps(unit.describe()))
+        return
+    benchmarks = list(dict.fromkeys(u.benchmark.name for u in settings.selected))
+    if settings.merge_only:
+        for spec in settings.benchmarks:
+            if spec.name in benchmarks:
+                units = [u for u in settings.units if u.benchmark.name == spec.name]
+                csv_path, entry = merge_benchmark(settings.out_dir, settings.zoo, spec, units)
+                say(f"{spec.name}: {entry['rows']} rows -> {csv_path}")
+        return
+    device = preflight(settings)
+    say(f"capture: zoo '{settings.zoo.name}', {len(settings.selected)} unit(s), backend {settings.backend} on {device}, "
+        f"limit {settings.limit}, out_dir {settings.out_dir}")
+    for unit in settings.selected:
+        say(run_unit(settings, unit, device).line())
+    _merge_ready(settings, benchmarks, say)
