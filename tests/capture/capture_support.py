@@ -1,0 +1,48 @@
+"""Helpers of the capture tests: the tiny zoo config, and the capture CLI run in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from messplus_core.zoo import ModelZoo
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = REPO / "capture" / "run.py"
+LIMIT = 40  # documents per capture in these tests: enough to see every path, fast on two cores
+
+
+def tiny_zoo() -> ModelZoo:
+    """conf/model_zoo/tiny.yaml as the capture sees it (after MESSPLUS_TINY_DIR is set)."""
+    raw = OmegaConf.load(REPO / "conf" / "model_zoo" / "tiny.yaml")
+    return ModelZoo.from_mapping(OmegaConf.to_container(raw, resolve=True))
+
+
+def capture_env(tiny: Path, home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        MESSPLUS_TINY_DIR=str(tiny),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        WANDB_MODE="offline",
+        HF_HOME=str(home / "hf_home"),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    return env
+
+
+def capture_cmd(out_dir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, str(RUN), "model_zoo=tiny", "benchmark=demo", f"limit={LIMIT}", f"out_dir={out_dir}", *overrides]
+
+
+def run_capture_cli(out_dir: Path, tiny: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        capture_cmd(out_dir, *overrides), cwd=REPO, env=capture_env(tiny, out_dir.parent),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, f"capture failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc

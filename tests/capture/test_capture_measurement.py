@@ -1,0 +1,39 @@
+"""What a window records, and the text a document is routed on."""
+
+from __future__ import annotations
+
+import math
+
+from messplus_core.capture.energy import EnergyMeter, EnergySettings
+from messplus_core.capture.lm_eval_runner import request_text
+
+
+def test_without_an_energy_source_energy_is_missing_not_zero() -> None:
+    meter = EnergyMeter([], EnergySettings())
+    if meter.measured:  # a machine with RAPL: then it must be a real, non-negative reading
+        reading = meter.end(meter.begin())
+        assert reading.energy_j is not None and reading.energy_j >= 0
+        return
+    reading = meter.end(meter.begin())
+    assert reading.energy_j is None and reading.time_s > 0
+    assert meter.source.startswith("not measured")
+
+
+def test_time_x_power_estimate_is_labelled_an_estimate() -> None:
+    meter = EnergyMeter([], EnergySettings(fallback="time_x_power", watts=50.0))
+    if meter.measured:
+        return  # a measured source always wins over the estimate
+    reading = meter.end(meter.begin())
+    assert math.isclose(reading.energy_j, reading.time_s * 50.0)
+    assert meter.source.startswith("ESTIMATE")
+
+
+def test_shared_context_is_the_input_text() -> None:
+    args = [("Question: 2+2?\nAnswer:", " 4"), ("Question: 2+2?\nAnswer:", " 5")]
+    assert request_text(args) == "Question: 2+2?\nAnswer:"
+
+
+def test_partial_scoring_rebuilds_the_blank_sentence_without_the_options() -> None:
+    # winogrande: each option completes the context; the continuation is shared.
+    args = [("The trophy did not fit because Sarah", " was too small."), ("The trophy did not fit because Sam", " was too small.")]
+    assert request_text(args) == "The trophy did not fit because _ was too small."
