@@ -94,19 +94,23 @@ def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], first_seed: dict[str
 
 
 def _cost_vs_satisfaction(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], out_dir: Path, V: float, c: float) -> Path:
-    fig, axes = _panels(len(benchmarks), f"Energy vs satisfaction across α (mean over seeds; MESS+ V={V:g}, c={c:g})")
+    """Energy per request, or time where routing optimised time (energy may then be unmeasured)."""
+    column, label = ("time_s_per_request", "time per request (s)") if (frame["cost"] == "time").any() else \
+        ("energy_j_per_request", "energy per request (J)")
+    fig, axes = _panels(len(benchmarks), f"{label.split(' per')[0].capitalize()} vs satisfaction across α "
+                                         f"(mean over seeds; MESS+ V={V:g}, c={c:g})")
     for ax, bench in zip(axes, benchmarks):
         part = frame[frame["benchmark"] == bench.name]
         part = part[(part["router"] != "mess_plus") | (((part["V"] - V).abs() < 1e-15) & ((part["c"] - c).abs() < 1e-15))]
-        means = part.groupby(["router", "alpha"], as_index=False)[["energy_j_per_request", "satisfaction"]].mean()
+        means = part.groupby(["router", "alpha"], as_index=False)[[column, "satisfaction"]].mean()
         for router, group in means.groupby("router"):
             group = group.sort_values("alpha")
             style = {"static_optimum": dict(ls="--", marker="s"), "oracle": dict(ls=":", marker="v")}.get(router, dict(ls="-", marker="o"))
             if router.startswith("single_model"):
                 style = dict(ls="none", marker="x")
-            ax.plot(group["energy_j_per_request"], group["satisfaction"], label=router, **style)
+            ax.plot(group[column], group["satisfaction"], label=router, **style)
         for alpha in bench.alpha_sweep:
             ax.axhline(alpha, color="grey", lw=0.5)
-        ax.set(title=bench.name, xlabel="energy per request (J)", ylabel="satisfaction", xscale="log")
+        ax.set(title=bench.name, xlabel=label, ylabel="satisfaction", xscale="log")
     axes[0].legend(fontsize=7)
     return _save(fig, out_dir / "cost_vs_satisfaction.png")

@@ -1,54 +1,17 @@
-"""Shared test helpers: synthetic capture folders written to temporary directories."""
+"""Fixtures of the evaluate-stage tests; helpers live in evaluate_support.py."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-REAL_CAPTURE = Path(os.environ.get("MESSPLUS_REAL_CAPTURE", REPO.parent / "shared" / "data" / "llama3_zoo_capture"))
-CATEGORIES = ("small", "medium", "large")
+from evaluate_support import synthetic_frame, write_capture
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-
-
-def synthetic_frame(n: int = 120, seed: int = 0, benchmark: str = "arc_challenge", metric: str = "acc_norm") -> pd.DataFrame:
-    """A capture whose labels depend on the text's topic, so a predictor has something to learn."""
-    rng = np.random.default_rng(seed)
-    topics = ["easy arithmetic", "hard physics", "trivia about rivers", "tricky logic puzzle"]
-    skill = np.array([[0.9, 0.95, 0.99], [0.1, 0.4, 0.8], [0.5, 0.7, 0.9], [0.05, 0.2, 0.6]])
-    topic = rng.integers(0, len(topics), n)
-    cols: dict[str, object] = {
-        "doc_id": np.arange(n),
-        "input_text": [f"Question {i} on {topics[k]}: what is the answer?" for i, k in enumerate(topic)],
-        "benchmark_name": benchmark,
-    }
-    for m, (cat, joules) in enumerate(zip(CATEGORIES, (50.0, 300.0, 1500.0))):
-        label = (rng.random(n) < skill[topic, m]).astype(float)
-        cols[f"label_{cat}"] = label
-        cols[f"{metric}_{cat}"] = label
-        cols[f"energy_consumption_{cat}"] = joules * rng.uniform(0.8, 1.2, n)
-        cols[f"inference_time_{cat}"] = joules / 500 * rng.uniform(0.8, 1.2, n)
-    return pd.DataFrame(cols)
-
-
-def write_capture(root: Path, frames: dict[str, pd.DataFrame], shards: int = 1) -> Path:
-    """Write `<root>/<benchmark>.csv` (shards == 1) or `<root>/<benchmark>/part_k.csv`."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        if shards == 1:
-            frame.to_csv(root / f"{name}.csv", index=False)
-        else:
-            (root / name).mkdir(exist_ok=True)
-            for k, rows in enumerate(np.array_split(np.arange(len(frame)), shards)):
-                frame.iloc[rows].to_csv(root / name / f"part_{k}.csv", index=False)
-    return root
 
 
 @pytest.fixture
@@ -56,7 +19,7 @@ def synthetic_capture(tmp_path: Path) -> Path:
     return write_capture(tmp_path / "capture", {"arc_challenge": synthetic_frame(), "boolq": synthetic_frame(150, 1, "boolq", "acc")})
 
 
-def require_real_capture() -> Path:
-    if not REAL_CAPTURE.is_dir():
-        pytest.skip(f"the authors' published capture is not at {REAL_CAPTURE} (set MESSPLUS_REAL_CAPTURE to its folder)")
-    return REAL_CAPTURE
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache per test session: each real benchmark is encoded once, not once per test module."""
+    return tmp_path_factory.mktemp("embedding_cache")

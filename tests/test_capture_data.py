@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import synthetic_frame, write_capture
+from evaluate_support import synthetic_frame, write_capture
 from messplus_core.capture_data import CaptureError, load_capture
 from messplus_core.zoo import BenchmarkSpec, ModelZoo
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import synthetic_frame, write_capture
+from evaluate_support import synthetic_frame, write_capture
 from messplus_core.algorithm import queue_path
 from messplus_core.capture_data import load_capture
 from messplus_core.engine import replay

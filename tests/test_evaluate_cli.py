@@ -5,22 +5,14 @@ import sys
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from conftest import REPO, synthetic_frame, write_capture
+from evaluate_support import REPO, config, synthetic_frame, write_capture
 from messplus_core.capture_data import CaptureError
 from messplus_core.pipeline import evaluate, plan
 from messplus_core.zoo import ConfigError
 
 REQUIRED = ["benchmark", "router", "alpha", "V", "c", "seed", "feedback_rate", "n_requests", "satisfaction", "sla_met",
             "energy_j_total", "energy_j_per_request", "explore_steps", "explore_energy_j", "share_small", "share_medium", "share_large"]
-
-
-def config(*overrides):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        cfg = compose(config_name="evaluate", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
 
 
 @pytest.fixture
@@ -105,3 +97,18 @@ def test_cli_reports_bad_input_with_exit_code_2(base, tmp_path):
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "V must be > 0" in result.stderr + result.stdout
+
+
+def test_time_cost_with_unmeasured_energy(base, tmp_path):
+    frame = synthetic_frame(60)
+    for cat in ("small", "medium", "large"):
+        frame[f"energy_consumption_{cat}"] = float("nan")
+    root = write_capture(tmp_path / "noenergy", {"arc_challenge": frame})
+    result = evaluate(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42", "cost=time"), tmp_path / "out")
+    summary = result["summary"].read_text()
+    assert "energy was not measured" in summary and "routing optimised time" in summary
+    assert " s (" in summary  # cells in seconds per request
+    assert result["frame"]["energy_j_per_request"].isna().all()
+    assert (tmp_path / "out" / "plots" / "cost_vs_satisfaction.png").stat().st_size > 10_000
+    with pytest.raises(CaptureError, match="missing or not finite"):
+        evaluate(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42"), tmp_path / "out2")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_real_capture, synthetic_frame, write_capture
+from evaluate_support import config, require_real_capture, synthetic_frame, write_capture
 from messplus_core.calibration import (cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
                                        threshold_candidates, two_model_choice, utility_choice)
 from messplus_core.capture_data import load_capture
@@ -16,7 +16,6 @@ from messplus_core.experiment import RunSpec, execute_run, replay_parts, router_
 from messplus_core.pipeline import evaluate, plan
 from messplus_core.routers import OFFLINE_ROUTERS, build_router, overhead_prices
 from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
-from test_evaluate_cli import config
 
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
@@ -197,9 +196,9 @@ REAL = {"arc_challenge": 0.5, "boolq": 0.8}
 
 
 @pytest.fixture(scope="module")
-def real_runs(tmp_path_factory):
+def real_runs(tmp_path_factory, embedding_cache):
     data = require_real_capture()
-    cache = tmp_path_factory.mktemp("cache")
+    cache = embedding_cache
     results = []
     for name in ("first", "second"):
         out = tmp_path_factory.mktemp(name)

@@ -3,17 +3,16 @@
 import pandas as pd
 import pytest
 
-from conftest import REPO, require_real_capture
-from test_evaluate_cli import config
+from evaluate_support import config, require_real_capture
 from messplus_core.pipeline import evaluate
 
 BENCHMARKS = {"arc_challenge": 0.5, "boolq": 0.8}
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, embedding_cache):
     data = require_real_capture()
-    cache = tmp_path_factory.mktemp("cache")
+    cache = embedding_cache
     frames = []
     for name in ("first", "second"):
         out = tmp_path_factory.mktemp(name)

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from conftest import synthetic_frame, write_capture
+from evaluate_support import config, synthetic_frame, write_capture
 from messplus_core.experiment import replay_parts
 from messplus_core.pipeline import evaluate, load_all, plan
 from messplus_core.zoo import ConfigError
-from test_evaluate_cli import config
 
 PARTS = ("arc_challenge", "piqa", "winogrande")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from evaluate_support import config
 from messplus_core.pipeline import evaluate
-from test_evaluate_cli import config
 
 
 @pytest.fixture
