@@ -414,7 +414,9 @@ def plan_as_dict(plan: Plan, job_ids: Mapping[str, str] | None = None) -> dict[s
         "evaluate_dir": str(plan.evaluate_dir),
         "log_dir": str(plan.log_dir),
         "gpu_env_override": plan.gpu_env_override,
-        "units": [u.__dict__ | {"gpus": list(u.gpus)} for u in plan.units],
+        # same keys as the capture stage's `print_units=true`
+        "units": [{"unit": u.index, "benchmark": u.benchmark, "category": u.category, "model": u.model,
+                   "gpus": list(u.gpus)} for u in plan.units],
         "jobs": [
             {
                 "key": j.key,

@@ -72,6 +72,15 @@ def start_cluster() -> tuple[dict[str, str], bool]:
 
 
 def stop_cluster() -> None:
+    """Stop the cluster these tests started, unless someone else's jobs are still in it.
+
+    On a shared machine another session may be using the same cluster (same
+    MESSPLUS_SLURM_DIR); stopping it would cancel that session's jobs.
+    """
+    env = dict(os.environ, SLURM_CONF=str(SLURM_CONF))
+    queued = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True).stdout.strip()
+    if queued:
+        return
     _run("stop", timeout=120)
 
 
