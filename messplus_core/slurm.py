@@ -87,6 +87,25 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
     return plan, plain
 
 
+def test_only(plan: Plan, python: str, out=sys.stdout) -> bool:
+    """`sbatch --test-only` for every job (without dependencies, whose ids do not exist yet)."""
+    ok = True
+    env = dict(os.environ, MESSPLUS_PYTHON=python)
+    print("sbatch --test-only (Slurm's answer per job; nothing is queued):", file=out)
+    for job in plan.jobs:
+        cmd = [c for c in sbatch_command(job, plan, {}, test_only=True)
+               if not c.startswith(("--dependency=", "--kill-on-invalid-dep"))]
+        try:
+            proc = subprocess.run(cmd, cwd=repo_root(), env=env, capture_output=True, text=True, timeout=60)
+            answer = (proc.stderr.strip() or proc.stdout.strip()).replace("\n", " | ")
+            accepted = proc.returncode == 0
+        except FileNotFoundError:
+            answer, accepted = "sbatch not found (not on a Slurm cluster?)", False
+        ok &= accepted
+        print(f"  {job.key}: {'ok' if accepted else 'REJECTED'}: {answer}", file=out)
+    return ok
+
+
 def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str]:
     """sbatch every job in order; returns job key -> Slurm job id."""
     plan.log_dir.mkdir(parents=True, exist_ok=True)
@@ -177,8 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="slurm/submit.sh",
         description="Submit capture (array + merge) and evaluate (array + aggregate) as Slurm jobs with dependencies.",
     )
-    ap.add_argument("--dry-run", "--test-only", dest="dry_run", action="store_true",
+    ap.add_argument("--dry-run", dest="dry_run", action="store_true",
                     help="print the job/array structure and sbatch commands; submit nothing")
+    ap.add_argument("--test-only", dest="test_only", action="store_true",
+                    help="as --dry-run, and ask Slurm (sbatch --test-only) whether each job's resources "
+                         "could be scheduled on this cluster (dependencies left out); submits nothing")
     ap.add_argument("--capture-args", action="append", default=[], metavar="'k=v ...'",
                     help="overrides for capture/run.py in every capture and merge task (repeatable)")
     ap.add_argument("--evaluate-args", action="append", default=[], metavar="'k=v ...'",
@@ -201,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     python = plain.get("python") or sys.executable
 
-    if args.dry_run:
+    if args.dry_run or args.test_only:
         if args.json:
             print(json.dumps(plan_as_dict(plan), indent=2))
         else:
@@ -210,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("sbatch commands (<key> = id of that earlier job):")
             for job in plan.jobs:
                 print("  " + shlex.join(sbatch_command(job, plan, {})))
+        if args.test_only:
+            return 0 if test_only(plan, python) else 1
         return 0
 
     try:

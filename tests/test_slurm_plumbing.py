@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -131,3 +132,24 @@ def test_failed_capture_task_cancels_its_dependents(cluster, stub_repo, tmp_path
         mine = [s for k, (s, _) in states.items() if k.split("_")[0] == jobs[stage]]
         assert mine and set(mine) == {"CANCELLED"}, (stage, states)
     assert not (out / "evaluate" / "results.csv").exists()
+
+
+def test_test_only_asks_slurm_and_queues_nothing(cluster, tmp_path):
+    """--test-only: Slurm judges every job's request (the zoo's GPU on this GPU-less node is refused)."""
+    submit_sh = [str(ss.REPO / "slurm" / "submit.sh"), "--test-only", "model_zoo=llama3", "benchmark=boolq",
+                 f"out_dir={tmp_path}", "capture.cpus_per_task=1", "evaluate.cpus_per_task=1", "aggregate.cpus_per_task=1",
+                 "capture.mem=100M", "merge.mem=100M", "evaluate.mem=100M", "aggregate.mem=100M"]
+    gpu_env = {k: v for k, v in cluster.items() if k not in ss.NO_GPU_ENV}
+    before = subprocess_out(["squeue", "-h", "-o", "%i"], cluster)
+    refused = subprocess.run(submit_sh, env=gpu_env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "messplus_capture: REJECTED" in refused.stdout and "messplus_merge: ok" in refused.stdout
+    accepted = subprocess.run(submit_sh, env=cluster, capture_output=True, text=True, timeout=120)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert accepted.stdout.count(": ok: ") == 4
+    assert subprocess_out(["squeue", "-h", "-o", "%i"], cluster) == before
+    assert not (tmp_path / "logs").exists()
+
+
+def subprocess_out(cmd, env):
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
