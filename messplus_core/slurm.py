@@ -6,9 +6,10 @@
 Positional `key=value` arguments are Hydra overrides of `conf/slurm.yaml`
 (which composes the same model_zoo and benchmark groups as the stages).
 `--capture-args` / `--evaluate-args` append overrides passed through to
-capture/run.py and evaluate/run.py in every task. `--dry-run` (alias
-`--test-only`) prints the job/array structure and the sbatch command lines
-without submitting. On submit, the job ids and the plan are printed and
+capture/run.py and evaluate/run.py in every task. `--dry-run` prints the
+job/array structure and the sbatch command lines without submitting;
+`--test-only` also asks Slurm (`sbatch --test-only`) whether each job's
+resources could be scheduled. `--wait S` blocks until every job is done. On submit, the job ids and the plan are printed and
 written to `<log_dir>/submission-<first job id>.json` and `<log_dir>/latest.json`.
 """
 

@@ -7,8 +7,9 @@
 #       [--capture-args "backend=vllm"] [--evaluate-args "cost=energy logger=wandb"]
 #
 # Resources come from conf/slurm.yaml, its MESSPLUS_SLURM_* environment
-# variables, or key=value overrides (see that file). `--dry-run` (or
-# `--test-only`) prints the job/array structure and the sbatch commands.
+# variables, or key=value overrides (see that file). `--dry-run` prints the
+# job/array structure and the sbatch commands; `--test-only` also asks Slurm
+# whether each job could be scheduled; neither submits anything.
 # All logic lives in messplus_core/slurm.py; this wrapper only finds Python.
 set -euo pipefail
 
