@@ -9,8 +9,9 @@ Positional `key=value` arguments are Hydra overrides of `conf/slurm.yaml`
 capture/run.py and evaluate/run.py in every task. `--dry-run` prints the
 job/array structure and the sbatch command lines without submitting;
 `--test-only` also asks Slurm (`sbatch --test-only`) whether each job's
-resources could be scheduled. `--wait S` blocks until every job is done. On submit, the job ids and the plan are printed and
-written to `<log_dir>/submission-<first job id>.json` and `<log_dir>/latest.json`.
+resources could be scheduled. On submit, the job ids and the plan are
+printed and written to `<log_dir>/submission-<first job id>.json` and
+`<log_dir>/latest.json`; `--wait S` then blocks until every job is done.
 """
 
 from __future__ import annotations
