@@ -17,6 +17,8 @@ Job graph (the dependency names are Slurm's):
           | aftercorr  (task i starts when merge task i succeeded)
     evaluate array     one task per benchmark, `report=false` into one shared folder
           | afterok
+   [scenarios job]     only with scenario=...: the scenarios over the whole selection
+          | afterok
     aggregate job      `report_only=true` over the whole selection
 """
 
@@ -291,23 +293,49 @@ def build_plan(
         # The sweep's worker processes default to every core of the machine;
         # on a shared node use the CPUs Slurm gives the task (user args win).
         workers = ()
-        if ev_res.cpus_per_task and not any(a.split("=", 1)[0] == "n_jobs" for a in ev_args):
+        if ev_res.cpus_per_task and _last_value(ev_args, "n_jobs") is None:
             workers = (f"n_jobs={ev_res.cpus_per_task}",)
+        # Scenarios (scenario=...) span benchmarks (e.g. one concatenated
+        # stream) and write their own runs file, so the per-benchmark tasks
+        # run the main grid only and one job over the whole selection runs
+        # the scenarios after them (its main-grid runs are already recorded,
+        # and the evaluate stage skips recorded runs).
+        scenario = _last_value(ev_args, "scenario")
+        per_task = [a for a in ev_args if _key(a) != "scenario"]
         plan.jobs.append(Job(
             key=f"{prefix}_evaluate", stage="evaluate", script="slurm/evaluate.sbatch",
-            args=(bench_list, *common_ev, *workers, *ev_args),
+            args=(bench_list, *common_ev, *workers, *per_task),
             resources=ev_res,
             array=tuple(range(len(benchmarks))), tasks=bench_tasks,
             dependency=(("aftercorr", f"{prefix}_merge"),) if "capture" in stages else (),
             max_parallel=_max_parallel("evaluate", ev_cfg.get("max_parallel")),
         ))
+        last = f"{prefix}_evaluate"
+        if scenario not in (None, "none", "null"):
+            plan.jobs.append(Job(
+                key=f"{prefix}_scenarios", stage="scenarios", script="slurm/scenarios.sbatch",
+                args=(*common_ev, *workers, *ev_args, f"benchmark={selection}"),
+                resources=ev_res,
+                tasks=(f"scenario={scenario} over benchmark={selection}",),
+                dependency=(("afterok", last),),
+            ))
+            last = f"{prefix}_scenarios"
         plan.jobs.append(Job(
             key=f"{prefix}_aggregate", stage="aggregate", script="slurm/aggregate.sbatch",
             args=(*common_ev, *ev_args, f"benchmark={selection}"),
             resources=Resources.from_mapping("aggregate", cfg.get("aggregate") or {}),
-            dependency=(("afterok", f"{prefix}_evaluate"),),
+            dependency=(("afterok", last),),
         ))
     return plan
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _last_value(args: Sequence[str], key: str) -> str | None:
+    values = [a.split("=", 1)[1] for a in args if "=" in a and _key(a) == key]
+    return values[-1] if values else None
 
 
 def gpu_remap(zoo: ModelZoo, n_gpus: int, zoo_order: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -336,7 +364,7 @@ def gpu_remap(zoo: ModelZoo, n_gpus: int, zoo_order: Sequence[str] | None = None
 def _reject_owned(args: Sequence[str], owned: Sequence[str], where: str) -> None:
     """The planner sets these overrides itself; a second value would make Hydra fail in every task."""
     for a in args:
-        key = a.split("=", 1)[0].lstrip("+~")
+        key = _key(a)
         if key in owned:
             raise ConfigError(
                 f"{where}: `{a}` is set by submit.sh itself ({', '.join(owned)}); "

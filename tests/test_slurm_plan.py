@@ -233,3 +233,15 @@ def test_zoo_gpu_indices_renumbered_inside_the_allocation(tmp_path):
     assert one.args[-1] == "benchmark=a"
     plan = build_plan(environ={"SBATCH_GPUS_PER_TASK": "0"}, **kw)
     assert not any("backend_args" in a for j in plan.jobs for a in j.args)
+
+
+def test_scenarios_run_once_after_the_per_benchmark_tasks(tmp_path):
+    plan = plan_for(tmp_path, "model_zoo=llama3", "benchmark=all", evaluate=["scenario=all", "logger=none"])
+    assert [j.stage for j in plan.jobs] == ["capture", "merge", "evaluate", "scenarios", "aggregate"]
+    ev, sc, agg = plan.job("messplus_evaluate"), plan.job("messplus_scenarios"), plan.job("messplus_aggregate")
+    assert not any(a.startswith("scenario=") for a in ev.args)          # tasks: main grid only
+    assert "scenario=all" in sc.args and sc.args[-1] == "benchmark=all" and sc.array is None
+    assert sc.dependency == (("afterok", "messplus_evaluate"),)
+    assert agg.dependency == (("afterok", "messplus_scenarios"),) and "scenario=all" in agg.args
+    plan = plan_for(tmp_path, "model_zoo=llama3", "benchmark=all", evaluate=["scenario=none"])
+    assert "scenarios" not in [j.stage for j in plan.jobs]
