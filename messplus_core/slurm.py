@@ -186,7 +186,10 @@ def wait_for_jobs(job_ids: Sequence[str], timeout_s: float, poll_s: float = 0.5)
     while True:
         proc = subprocess.run(["squeue", "-h", "-j", ids, "-o", "%i %T"], capture_output=True, text=True)
         active = [ln for ln in proc.stdout.splitlines() if ln.split()[-1:] and ln.split()[-1] in ACTIVE_STATES]
-        if proc.returncode == 0 and not active:
+        # squeue fails with "Invalid job id" once every job it was asked about
+        # has left the controller's memory (MinJobAge): nothing is active then.
+        gone = proc.returncode != 0 and "Invalid job id" in proc.stderr
+        if (proc.returncode == 0 or gone) and not active:
             return job_states(job_ids)
         if time.monotonic() > deadline:
             raise TimeoutError(f"jobs {ids} still active after {timeout_s:.0f} s: {active}")
