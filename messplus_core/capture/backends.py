@@ -9,7 +9,8 @@ anything is loaded.
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..zoo import ConfigError, ZooModel
 
@@ -53,7 +54,11 @@ def check_backend_device(backend: str, device: str, models: list[ZooModel]) -> N
                     f"backend_args.gpus must be [0, ..., N-1], got {list(m.gpus)}. Select physical GPUs "
                     "with CUDA_VISIBLE_DEVICES."
                 )
-    elif device == "cpu":
+    for m in models:
+        threads = m.backend_args.get("cpu_threads")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"model '{m.model}' ({m.category}): backend_args.cpu_threads must be a positive integer or null.")
+    if backend == "hf" and device == "cpu":
         for m in models:
             if m.backend_args.get("quantization"):
                 raise ConfigError(
@@ -111,6 +116,25 @@ def _load_4bit(path: str, dtype: str, gpus: tuple[int, ...]) -> Any:
         dtype=compute,
         device_map=device_map,
     )
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Torch intra-op threads for one CPU unit (`backend_args.cpu_threads`), restored afterwards.
+
+    Small models gain nothing from several threads, and OpenMP threads that
+    spin-wait on a busy machine inflate the measured per-document time many
+    times over; one thread keeps those times stable.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def model_revision(lm: "LM") -> str | None:

@@ -53,7 +53,7 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
     """Capture one (model, benchmark) unit, resuming its shard; writes its done record at the end."""
     from lm_eval import __version__ as lm_eval_version
 
-    from .backends import make_lm, model_revision
+    from .backends import cpu_threads, make_lm, model_revision
     from .lm_eval_runner import PerDocumentLM, evaluate
 
     if _is_complete(settings, unit):
@@ -74,7 +74,8 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
         label=f"unit {unit.index} {unit.benchmark.name}/{model.category}",
     )
     try:
-        outcome = evaluate(lm, unit.benchmark.task, settings.limit)
+        with cpu_threads(model.backend_args.get("cpu_threads") if device == "cpu" else None):
+            outcome = evaluate(lm, unit.benchmark.task, settings.limit)
         revision = (build or {}).get("weights_sha256") or (lm.inner and model_revision(lm.inner))
         records = writer.records
         measured_time = sum(records[d].time_s for d in outcome.metrics)

@@ -124,11 +124,42 @@ def _train_tokenizer(corpus: list[str], vocab_size: int):
 
 def _build(folder: Path, spec: TinySpec) -> None:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     started = time.perf_counter()
     corpus = training_text()
     tokenizer = _train_tokenizer(corpus, spec.vocab_size)
+    threads = torch.get_num_threads()
+    # One thread: the same weights on every machine (no thread-dependent float
+    # reductions), and no OpenMP spin-waiting when other jobs share the cores.
+    torch.set_num_threads(1)
+    try:
+        model, loss = _train(tokenizer, corpus, spec)
+    finally:
+        torch.set_num_threads(threads)
+
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    weights = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
+    record = {
+        "spec": asdict(spec),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "final_train_loss": loss,
+        "corpus_lines": len(corpus),
+        "weights_sha256": weights,
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+    (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
+    os.replace(tmp, folder)
+    log.info("built tiny model %s: %d parameters, loss %.3f, %.1f s", folder, record["parameters"], loss, record["build_seconds"])
+
+
+def _train(tokenizer: Any, corpus: list[str], spec: TinySpec) -> tuple[Any, float]:
+    """A fresh Llama of the spec's size, trained full-batch on the corpus from the spec's seed."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(spec.seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -155,23 +186,7 @@ def _build(folder: Path, spec: TinySpec) -> None:
         optimizer.zero_grad()
         loss = float(out.loss.detach())
     model.eval()
-
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    weights = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
-    record = {
-        "spec": asdict(spec),
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "final_train_loss": loss,
-        "corpus_lines": len(corpus),
-        "weights_sha256": weights,
-        "build_seconds": round(time.perf_counter() - started, 2),
-    }
-    (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
-    os.replace(tmp, folder)
-    log.info("built tiny model %s: %d parameters, loss %.3f, %.1f s", folder, record["parameters"], loss, record["build_seconds"])
+    return model, loss
 
 
 def _answer_only_batch(tokenizer, corpus: list[str]):

@@ -134,3 +134,8 @@ def test_energy_estimate_needs_a_wattage(tmp_path: Path) -> None:
 def test_merge_only_names_the_units_still_missing(tmp_path: Path) -> None:
     fails(r"cannot be merged yet: unit 0 \(small\), unit 1 \(medium\), unit 2 \(large\)", "model_zoo=tiny",
           "benchmark=demo", "merge_only=true", tmp=tmp_path)
+
+
+def test_cpu_threads_must_be_positive(tmp_path: Path) -> None:
+    fails("cpu_threads must be a positive integer", "model_zoo=tiny", "benchmark=demo", "device=cpu",
+          "model_zoo.models.2.backend_args.cpu_threads=0", tmp=tmp_path)
