@@ -18,7 +18,7 @@ from .backends import check_backend_device, check_backend_installed
 from .lm_eval_runner import check_tasks
 from .settings import CaptureSettings, looks_like_path
 from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
-from .tiny_zoo import TinySpec
+from .tiny_zoo import TinySpec, built_record
 from .units import Unit
 
 
@@ -43,10 +43,10 @@ def tiny_spec(model: ZooModel) -> TinySpec:
 
 
 def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
-    if model.build:
-        tiny_spec(model)  # built on first use by the unit that needs it
-        return
     ref = settings.model_path(model.model)
+    if model.build:
+        built_record(Path(ref), tiny_spec(model))  # else built on first use by the unit that needs it
+        return
     if Path(ref).is_absolute() or looks_like_path(model.model):
         if not (Path(ref) / "config.json").is_file():
             raise ConfigError(

@@ -77,6 +77,19 @@ def is_built(folder: Path) -> bool:
     return (folder / BUILD_FILE).is_file()
 
 
+def built_record(folder: Path, spec: TinySpec) -> dict[str, Any] | None:
+    """The build record of a tiny model in `folder`, None if not built; an error if built from another spec."""
+    if not is_built(folder):
+        return None
+    record = json.loads((folder / BUILD_FILE).read_text())
+    if record["spec"] != asdict(spec):
+        raise ConfigError(
+            f"tiny model {folder} was built with {record['spec']}, but the zoo now asks for {asdict(spec)}. "
+            f"Delete {folder} (and captures made with it) to rebuild, or point MESSPLUS_TINY_DIR elsewhere."
+        )
+    return record
+
+
 def ensure_built(folder: Path, spec: TinySpec) -> dict[str, Any]:
     """Build the tiny model into `folder` unless it is there; return its build record."""
     folder = Path(folder)
@@ -86,12 +99,8 @@ def ensure_built(folder: Path, spec: TinySpec) -> dict[str, Any]:
             if not is_built(folder):
                 shutil.rmtree(folder, ignore_errors=True)  # a build that died before its rename
                 _build(folder, spec)
-    record = json.loads((folder / BUILD_FILE).read_text())
-    if record["spec"] != asdict(spec):
-        raise ConfigError(
-            f"tiny model {folder} was built with {record['spec']}, but the zoo now asks for {asdict(spec)}. "
-            f"Delete {folder} (and captures made with it) to rebuild, or point MESSPLUS_TINY_DIR elsewhere."
-        )
+    record = built_record(folder, spec)
+    assert record is not None
     return record
 
 

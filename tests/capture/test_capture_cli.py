@@ -139,3 +139,10 @@ def test_merge_only_names_the_units_still_missing(tmp_path: Path) -> None:
 def test_cpu_threads_must_be_positive(tmp_path: Path) -> None:
     fails("cpu_threads must be a positive integer", "model_zoo=tiny", "benchmark=demo", "device=cpu",
           "model_zoo.models.2.backend_args.cpu_threads=0", tmp=tmp_path)
+
+
+def test_tiny_model_built_from_another_spec(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny" / "small"  # MESSPLUS_TINY_DIR of this test
+    folder.mkdir(parents=True)
+    (folder / "build.json").write_text(json.dumps({"spec": {"hidden_size": 1}}))
+    fails("was built with .* but the zoo now asks for", "model_zoo=tiny", "benchmark=demo", "device=cpu", tmp=tmp_path)
