@@ -69,6 +69,20 @@ def check_tasks(tasks: list[str]) -> None:
         )
 
 
+def check_task_data(tasks: list[str]) -> None:
+    """Load each task once (lm-eval fetches or reads its data), so missing data fails before any model loads."""
+    tm = manager_for(tasks)
+    for task in tasks:
+        try:
+            tm.load([task])
+        except (ConnectionError, OSError, ValueError) as err:
+            raise ConfigError(
+                f"lm-eval could not load the data of task {task!r}: {err}. The paper's benchmarks come from the "
+                "Hugging Face hub: run once with network access (HF_DATASETS_OFFLINE unset) to cache them, or pick "
+                "a benchmark whose data is here (benchmark=demo)."
+            ) from err
+
+
 def request_text(args: list[tuple[str, str]]) -> str:
     """The document as the model reads it: lm-eval's context, without the answer choices.
 

@@ -2,9 +2,9 @@
 
 Covered: backend/device combinations (vLLM installed, GPUs present and the
 zoo's GPU indices visible), model sources (a local folder that exists, a
-tiny-zoo recipe, or a hub id that is cached when offline), the lm-eval tasks,
-a writable output folder, and existing shards that belong to another
-capture. Unknown `model_zoo=`/`benchmark=` names are rejected by Hydra
+tiny-zoo recipe, or a hub id that is cached when offline), the lm-eval tasks
+and their data, a writable output folder, and existing shards that belong to
+another capture. Unknown `model_zoo=`/`benchmark=` names are rejected by Hydra
 itself, which lists the available ones.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..zoo import ConfigError, ZooModel
 from .backends import check_backend_device, check_backend_installed
-from .lm_eval_runner import check_tasks
+from .lm_eval_runner import check_task_data, check_tasks
 from .settings import CaptureSettings, looks_like_path
 from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
 from .tiny_zoo import TinySpec, built_record
@@ -106,7 +106,9 @@ def preflight(settings: CaptureSettings) -> str:
     check_backend_device(settings.backend, device, models)
     for model in models:
         check_model_source(settings, model)
-    check_tasks(list(dict.fromkeys(u.benchmark.task for u in settings.selected)))
+    tasks = list(dict.fromkeys(u.benchmark.task for u in settings.selected))
+    check_tasks(tasks)
     check_out_dir(settings.out_dir)
+    check_task_data(tasks)
     check_existing_shards(settings, device)
     return device

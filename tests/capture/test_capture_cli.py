@@ -146,3 +146,15 @@ def test_tiny_model_built_from_another_spec(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "build.json").write_text(json.dumps({"spec": {"hidden_size": 1}}))
     fails("was built with .* but the zoo now asks for", "model_zoo=tiny", "benchmark=demo", "device=cpu", tmp=tmp_path)
+
+
+def test_benchmark_data_missing_offline(tmp_path: Path) -> None:
+    try:
+        run_capture(config("model_zoo=tiny", "benchmark=boolq", "device=cpu", f"out_dir={tmp_path / 'out'}"), REPO,
+                    say=lambda _: None)
+    except ConfigError as err:
+        assert "could not load the data of task 'boolq'" in str(err)
+    except AssertionError:  # no_model_is_loaded: the data was there, so the tiny build started
+        pytest.skip("boolq's data is cached on this machine")
+    else:
+        pytest.fail("expected an error")
