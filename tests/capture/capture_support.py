@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from messplus_core.zoo import ModelZoo
@@ -20,6 +22,13 @@ def tiny_zoo() -> ModelZoo:
     """conf/model_zoo/tiny.yaml as the capture sees it (after MESSPLUS_TINY_DIR is set)."""
     raw = OmegaConf.load(REPO / "conf" / "model_zoo" / "tiny.yaml")
     return ModelZoo.from_mapping(OmegaConf.to_container(raw, resolve=True))
+
+
+def config(*overrides: str) -> dict[str, Any]:
+    """conf/capture.yaml composed with overrides, resolved, as capture/run.py hands it to run_capture."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        cfg = compose("capture", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def capture_env(tiny: Path, home: Path) -> dict[str, str]:

@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 import torch
-from capture_support import REPO, RUN
-from hydra import compose, initialize_config_dir
+from capture_support import REPO, RUN, config
 from hydra.errors import MissingConfigException
-from omegaconf import OmegaConf
 
 from messplus_core.capture import backends, stage
 from messplus_core.capture.shards import DocRecord, ShardIdentity, ShardWriter, shard_path
@@ -21,12 +19,6 @@ from messplus_core.capture.stage import run_capture
 from messplus_core.zoo import ConfigError
 
 PAPER = ["arc_challenge", "arc_easy", "boolq", "logiqa", "piqa", "sciq", "social_iqa", "winogrande"]
-
-
-def config(*overrides: str) -> dict[str, Any]:
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        cfg = compose("capture", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
 
 
 @pytest.fixture(autouse=True)

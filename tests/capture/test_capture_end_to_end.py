@@ -12,10 +12,12 @@ from lm_eval import simple_evaluate
 
 from messplus_core.capture.demo_data import read_demo
 from messplus_core.capture.lm_eval_runner import task_manager
+from messplus_core.capture.shards import done_path, shard_path
+from messplus_core.capture.stage import run_capture
 from messplus_core.capture_data import load_capture
-from messplus_core.zoo import BenchmarkSpec
+from messplus_core.zoo import BenchmarkSpec, ConfigError
 
-from capture_support import LIMIT, run_capture_cli, tiny_zoo
+from capture_support import LIMIT, REPO, config, run_capture_cli, tiny_zoo
 
 CATS = ("small", "medium", "large")
 DEMO = BenchmarkSpec(name="demo", task="demo", metric="acc", alpha=0.5, alpha_sweep=(0.5,))
@@ -79,3 +81,20 @@ def test_rerun_skips_complete_units_and_rewrites_the_same_csv(reference_capture:
     proc = run_capture_cli(reference_capture, tiny_dir)
     assert proc.stdout.count("already complete") == len(CATS)
     pd.testing.assert_frame_equal(pd.read_csv(reference_capture / "demo.csv"), frame)
+
+
+def test_one_unit_then_merge_only(tmp_path: Path, tiny_dir: Path, reference_capture: Path) -> None:
+    """`unit=K` captures one (model, benchmark) pair; the merge waits for the others, then merge_only joins them."""
+    out = tmp_path / "capture"
+    lines: list[str] = []
+    run_capture(config("model_zoo=tiny", "benchmark=demo", f"limit={LIMIT}", f"out_dir={out}", "unit=1"), REPO, say=lines.append)
+    assert done_path(out, "demo", "medium").is_file() and not shard_path(out, "demo", "small").exists()
+    assert "demo: not merged yet, waiting for unit(s) [0, 2]" in lines and not (out / "demo.csv").exists()
+    with pytest.raises(ConfigError, match=r"unit 0 \(small\), unit 2 \(large\) not complete"):
+        run_capture(config("model_zoo=tiny", "benchmark=demo", f"out_dir={out}", "merge_only=true"), REPO, say=lines.append)
+    for cat in ("small", "large"):  # the other units, as another job would have written them
+        for path in (shard_path, done_path):
+            path(out, "demo", cat).write_bytes(path(reference_capture, "demo", cat).read_bytes())
+    run_capture(config("model_zoo=tiny", "benchmark=demo", f"out_dir={out}", "merge_only=true"), REPO, say=lines.append)
+    merged, reference = pd.read_csv(out / "demo.csv"), pd.read_csv(reference_capture / "demo.csv")
+    assert merged.drop(columns="inference_time_medium").equals(reference.drop(columns="inference_time_medium"))
