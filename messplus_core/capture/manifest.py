@@ -49,7 +49,7 @@ def hardware(device: str, gpus: Sequence[int]) -> dict[str, Any]:
         "device": device,
     }
     if device == "cuda":
-        info["gpus"] = [torch.cuda.get_device_name(i) for i in gpus] if gpus else [torch.cuda.get_device_name(0)]
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in gpus]
         info["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     return info
 

@@ -66,7 +66,8 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
     writer = ShardWriter(shard_path(settings.out_dir, unit.benchmark.name, model.category), ident, settings.fsync_every)
     if writer.dropped_torn_line:
         log.warning("%s: dropped a torn last line left by an interrupted run", writer.path)
-    meter = EnergyMeter(model.gpus if device == "cuda" else [], settings.energy)
+    gpus = (model.gpus or (0,)) if device == "cuda" else ()  # hf on cuda without gpus runs on cuda:0
+    meter = EnergyMeter(gpus, settings.energy)
     lm = PerDocumentLM(
         load=lambda: make_lm(model, path, settings.backend, device, settings.batch_size),
         meter=meter,
@@ -90,7 +91,7 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
                 "n_shot": outcome.n_shot,
                 "energy_measured": meter.measured,
                 "energy_source": meter.source,
-                "hardware": hardware(device, model.gpus),
+                "hardware": hardware(device, gpus),
                 "started_at": started_at,
                 "finished_at": now_iso(),
                 "docs": len(outcome.metrics),
