@@ -135,8 +135,8 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
             if logger_cfg.get("name") == "wandb" else None
         started = time.perf_counter()
-        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, int(cfg.get("n_jobs", 0)),
-                                on_record=wandb.log if wandb else None)
+        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost, wandb.log if wandb else None), store,
+                                int(cfg.get("n_jobs", 0)))
         timings["runs_s"] = time.perf_counter() - started
         log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
     if not cfg.get("report", True):

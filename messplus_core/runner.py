@@ -27,6 +27,7 @@ class Inputs:
     features: dict[str, np.ndarray | None]
     router_params: dict[str, dict[str, Any]]
     cost: CostKind
+    log_run: Callable[[dict[str, Any]], None] | None = None  # e.g. W&B; runs in the worker, in parallel
 
 
 _INPUTS: Inputs | None = None
@@ -40,12 +41,15 @@ def _init_worker() -> None:
 
 def _execute(spec: RunSpec) -> dict[str, Any]:
     assert _INPUTS is not None
-    return execute_run(spec, _INPUTS.datasets[spec.benchmark], _INPUTS.features[spec.benchmark],
-                       _INPUTS.router_params[spec.router], _INPUTS.cost)
+    record = execute_run(spec, _INPUTS.datasets[spec.benchmark], _INPUTS.features[spec.benchmark],
+                         _INPUTS.router_params[spec.router], _INPUTS.cost)
+    if _INPUTS.log_run:
+        _INPUTS.log_run(record)
+    return record
 
 
-def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int = 0, progress: bool = True,
-             on_record: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], int]:
+def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int = 0,
+             progress: bool = True) -> tuple[list[dict[str, Any]], int]:
     """Run every spec whose run_id is not in `store` yet. Returns (new records, number skipped)."""
     global _INPUTS
     done = store.records()
@@ -58,8 +62,6 @@ def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: 
     def collect(spec: RunSpec, record: dict[str, Any]) -> None:
         new.append(record)
         pending[spec.benchmark].append(record)
-        if on_record:
-            on_record(record)
         if len(pending[spec.benchmark]) >= FLUSH_EVERY:
             store.append(spec.benchmark, pending.pop(spec.benchmark))
 
