@@ -226,14 +226,14 @@ def versus_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> li
 def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> list[str]:
     lines = [f"## {title}", "", intro, ""] + paper_table(rows, columns, cost)
     if (rows["entry"] == MESS).any():
-        lines += ["", f"### Cost relative to MESS+", "",
+        lines += ["", "### Cost relative to MESS+", "",
                   f"{cost.capitalize()} per request as a multiple of MESS+'s in the same column (below 1: cheaper). "
                   "(k/n seeds): α met in only k of n seeds; ✗: α missed on average over the seeds. "
                   "A flagged ratio is not a win. Geo. mean: geometric mean over the columns (⚠: some are flagged). "
                   "Own J/request: the router's own inference (and MESS+'s training) energy, charged by the engine "
                   "(`router_energy_j` / `predictor_energy_j`) and included in every figure above.", ""]
         lines += ratio_table(rows, columns, cost, MESS, own_energy=True)
-        lines += ["", f"### MESS+ against the best other router", "",
+        lines += ["", "### MESS+ against the best other router", "",
                   "Best other: the cheapest router (not a bound) whose mean satisfaction meets α; "
                   "if none does, the most satisfying one.", ""]
         lines += versus_table(rows, columns, cost)

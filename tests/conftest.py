@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -23,3 +24,12 @@ def synthetic_capture(tmp_path: Path) -> Path:
 def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One embedding cache per test session: each real benchmark is encoded once, not once per test module."""
     return tmp_path_factory.mktemp("embedding_cache")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[dict[str, str]]:
+    """A running one-node Slurm (tests/slurm_support.py): its client environment, SLURM_CONF exported meanwhile."""
+    import slurm_support
+
+    with slurm_support.cluster_session() as env:
+        yield env

@@ -9,11 +9,13 @@ except where MESSPLUS_REQUIRE_SLURM=1 (set by .ci/run): there they fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -69,6 +71,26 @@ def start_cluster() -> tuple[dict[str, str], bool]:
             break
         time.sleep(0.3)
     return env, started
+
+
+@contextlib.contextmanager
+def cluster_session() -> Iterator[dict[str, str]]:
+    """The cluster's client environment, with SLURM_CONF exported to this process meanwhile.
+
+    Starts the cluster if it is down, and stops it afterwards only if it was started here.
+    """
+    env, started = start_cluster()
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = env["SLURM_CONF"]
+    try:
+        yield env
+    finally:
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
+        if started:
+            stop_cluster()
 
 
 def stop_cluster() -> None:

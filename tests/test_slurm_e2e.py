@@ -18,7 +18,6 @@ GPU requests of the zoo are neutralised by SBATCH_GRES=none etc. (slurm_support.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import pandas as pd
 import pytest
 
 import slurm_support as ss
-from messplus_core.slurm import job_states, wait_for_jobs
+from messplus_core.slurm import wait_for_jobs
 
 LIMIT = 24                       # documents per capture unit (keeps CI short)
 WAIT_S = 900                     # bound for one whole pipeline on the 2-core node
@@ -41,10 +40,11 @@ DEMO_JSONL = ss.REPO / "messplus_core" / "capture" / "tasks" / "demo" / "demo.js
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(cluster, tmp_path_factory):
+    """The shared cluster fixture, plus a ready tiny zoo and small per-task requests."""
     for path in ("capture/run.py", "evaluate/run.py", "conf/model_zoo/tiny.yaml", "conf/benchmark/demo.yaml"):
         assert (ss.REPO / path).exists(), f"{path} is missing: the pipeline under test is incomplete"
-    env, started = ss.start_cluster()
+    env = dict(cluster)
     t0 = time.monotonic()
     # The tiny zoo is built (trained briefly) on first use, which takes minutes
     # on two cores. Build it once, up front, so that both the Slurm and the
@@ -60,20 +60,12 @@ def cluster(tmp_path_factory):
     run_local(env, "capture/run.py", "model_zoo=tiny", "benchmark=demo", "limit=1", *CAPTURE_ARGS.split(),
               f"out_dir={tmp_path_factory.mktemp('warm_up')}", timeout=1500)
     print(f"\ntiny zoo ready in {env['MESSPLUS_TINY_DIR']} ({time.monotonic() - t0:.0f} s)")
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = env["SLURM_CONF"]
     # Small requests that fit the node: from the environment, no script edited.
     for stage in ("CAPTURE", "MERGE", "EVALUATE", "AGGREGATE"):
         env[f"MESSPLUS_SLURM_{stage}_CPUS"] = "1"
         env[f"MESSPLUS_SLURM_{stage}_MEM"] = "3G"
     env["MESSPLUS_SLURM_CAPTURE_TIME"] = "00:20:00"
     yield env
-    if old is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = old
-    if started:
-        ss.stop_cluster()
 
 
 def run_local(env, *cmd, timeout=900):

@@ -12,18 +12,9 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 import slurm_support as ss
 from messplus_core.slurm import wait_for_jobs
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    env, started = ss.start_cluster()
-    yield env
-    if started:
-        ss.stop_cluster()
 
 
 def test_evaluate_only_with_scenario_equals_local_run(cluster, tmp_path, monkeypatch):

@@ -6,21 +6,11 @@ results.csv as the same config run locally.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-import pytest
 
 import slurm_support as ss
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    env, started = ss.start_cluster()
-    yield env
-    if started:
-        ss.stop_cluster()
 
 
 def test_multirun_on_slurm_equals_local_runs(cluster, tmp_path):

@@ -9,11 +9,9 @@ pipeline is tested in test_slurm_e2e.py.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -50,20 +48,6 @@ else:
     merged = json.loads(data.read_text())  # fails if the merge of this benchmark has not run
     (out / "runs" / f"{args['benchmark']}.jsonl").write_text(json.dumps({"args": args, "merged": merged["args"]}))
 '''
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    env, started = ss.start_cluster()
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = env["SLURM_CONF"]
-    yield env
-    if old is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = old
-    if started:
-        ss.stop_cluster()
 
 
 @pytest.fixture
