@@ -73,6 +73,11 @@ COST_COLUMNS = {"energy": ("energy_j_per_request", "energy_j_total", "J", 1e6, "
                 "time": ("time_s_per_request", "time_s_total", "s", 3600.0, "h")}
 
 
+def num(x: float) -> str:
+    """A cost for a table: one decimal for joules-sized values, three significant digits for small ones (ms, MJ)."""
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3g}"
+
+
 def _sla_mark(group: pd.DataFrame) -> str:
     met = int(group["sla_met"].sum())
     return "✓" if met == len(group) else ("✗" if met == 0 else f"{met}/{len(group)}")
@@ -82,10 +87,11 @@ def _cell(group: pd.DataFrame, cost: str) -> str:
     per_request, total_col, unit, scale, total_unit = COST_COLUMNS[cost]
     sat = group["satisfaction"] * 100
     energy = group[per_request]
-    spread = lambda s: f" ± {s.std(ddof=0):.1f}" if len(s) > 1 else ""
+    # float noise (e.g. 4e-19 across identical single-model runs) is shown as 0
+    spread = lambda s, fmt: f" ± {fmt(s.std(ddof=0) if s.std(ddof=0) > 1e-9 * abs(s.mean()) else 0.0)}" if len(s) > 1 else ""
     total = group[total_col].mean() / scale
-    energy_text = "n/a" if math.isnan(energy.mean()) else f"{energy.mean():.1f}{spread(energy)} {unit} ({total:.3f} {total_unit})"
-    return f"{sat.mean():.1f}{spread(sat)} % / {energy_text} {_sla_mark(group)}"
+    energy_text = "n/a" if math.isnan(energy.mean()) else f"{num(energy.mean())}{spread(energy, num)} {unit} ({num(total)} {total_unit})"
+    return f"{sat.mean():.1f}{spread(sat, lambda x: f'{x:.1f}')} % / {energy_text} {_sla_mark(group)}"
 
 
 def _entries(rows: pd.DataFrame) -> list[str]:
@@ -117,7 +123,7 @@ def paper_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> lis
             cells.append(_cell(group, cost))
             sats.append(group["satisfaction"].mean() * 100)
             costs.append(group[COST_COLUMNS[cost][0]].mean())
-        mean = f"{sum(sats) / len(sats):.1f} % / {sum(costs) / len(costs):.1f} {COST_COLUMNS[cost][2]}" if sats else "–"
+        mean = f"{sum(sats) / len(sats):.1f} % / {num(sum(costs) / len(costs))} {COST_COLUMNS[cost][2]}" if sats else "–"
         lines.append(f"| {_display(entry)} | " + " | ".join(cells) + f" | {mean} |")
     return lines
 
@@ -178,7 +184,7 @@ def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str, refere
             cells.append(f"{o.cost / ref.cost:.2f}×{_flag(o)}")
         mean = _geomean(ratios)
         mean_text = "–" if math.isnan(mean) else f"{mean:.2f}×" + (" ⚠" if flagged else "")
-        own = "–" if entry in BOUNDS or not overheads else f"{sum(overheads) / len(overheads):.1f}"
+        own = "–" if entry in BOUNDS or not overheads else num(sum(overheads) / len(overheads))
         lines.append(f"| {_display(entry)} | " + " | ".join(cells) + f" | {mean_text} |" + (f" {own} |" if own_energy else ""))
     return lines
 
@@ -211,7 +217,7 @@ def versus_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> li
     """Per column: MESS+ next to the best other router, and who wins."""
     result = outcomes(rows, columns, cost)
     unit = COST_COLUMNS[cost][2]
-    fmt = lambda o: f"{o.satisfaction * 100:.1f} % / {o.cost:.1f} {unit} {o.mark}"
+    fmt = lambda o: f"{o.satisfaction * 100:.1f} % / {num(o.cost)} {unit} {o.mark}"
     lines = ["| stream | MESS+ | best other router | verdict |", "|---|---|---|---|"]
     for col in columns:
         mess = result.get((MESS, col.name))
