@@ -27,9 +27,6 @@ from .routers.base import RouterContext, TrainingPart
 from .stream import Stream, make_stream, split_stream
 
 HISTORY_POINTS = 200
-#: RunSpec fields added after runs were first recorded: left out of run_id at these defaults, so that
-#: earlier output folders keep resuming.
-LATER_DEFAULTS: dict[str, Any] = {"scenario": "none", "split": "full", "train_fraction": None, "shuffle": True}
 #: What a router's `report()` may add to its results row.
 REPORT_COLUMNS = ("calibrated_value", "train_satisfaction", "train_cost_per_request", "train_feasible", "train_requests")
 
@@ -56,8 +53,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        fields = {k: v for k, v in asdict(self).items() if k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k]}
-        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def settings_hash(settings: dict[str, Any]) -> str:

@@ -171,8 +171,7 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
     summary = out_dir / "summary.md"
     summary.write_text(summary_markdown(frame, summary_sections(p), V, c, p.cost, notes, p.split.main_split), encoding="utf-8")
     # The plots show the main grid on the split every router is compared on.
-    main_records = [r for r in records if r["row"].get("scenario", NO_SCENARIO) == NO_SCENARIO
-                    and r["row"].get("split", "full") == p.split.main_split]
+    main_records = [r for r in records if r["row"]["scenario"] == NO_SCENARIO and r["row"]["split"] == p.split.main_split]
     main_frame = frame[(frame["scenario"] == NO_SCENARIO) & (frame["split"] == p.split.main_split)]
     plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", V, c)
     return {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}

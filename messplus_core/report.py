@@ -23,8 +23,6 @@ from .scenarios import NO_SCENARIO
 BOUNDS = ("static_optimum", "oracle")
 MESS = "mess_plus"
 MESS_FULL = "mess_plus (full stream)"
-#: Columns added with the train/test protocol and scenarios, and their values for records written before them.
-LATER_COLUMNS = {"scenario": NO_SCENARIO, "split": "full"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,6 @@ class Column:
 def results_frame(records: Sequence[dict[str, Any]], bound_rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = [r["row"] for r in records] + list(bound_rows)
     frame = pd.DataFrame(rows)
-    for col, default in LATER_COLUMNS.items():
-        frame[col] = frame[col].fillna(default) if col in frame else default
     order = {"mess_plus": 0, "educated_guess": 1, "static_optimum": 8, "oracle": 9}
     frame["_order"] = frame["router"].map(lambda r: order.get(r, 2))
     frame["_scenario"] = frame["scenario"] != NO_SCENARIO
@@ -146,7 +142,7 @@ def outcomes(rows: pd.DataFrame, columns: Sequence[Column], cost: str) -> dict[t
     for (entry, bench), group in rows.groupby(["entry", "benchmark"], sort=False):
         alpha = next(col.alpha for col in columns if col.name == bench)
         sat = float(group["satisfaction"].mean())
-        overhead = group["overhead_j_per_request"].mean() if "overhead_j_per_request" in group else 0.0
+        overhead = group["overhead_j_per_request"].mean()
         out[(entry, bench)] = Outcome(sat, float(group[per_request].mean()), float(np.nan_to_num(overhead)),
                                       _sla_mark(group), sat >= alpha - 1e-12, len(group))
     return out

@@ -58,5 +58,5 @@ class WandbLogger:
 def run_name(row: dict[str, Any]) -> str:
     """benchmark-router-alpha-V-c-seed, prefixed by a scenario and suffixed by a test split when there is one."""
     name = f"{row['benchmark']}-{row['router']}-a{row['alpha']:g}-V{row['V']}-c{row['c']}-s{row['seed']}"
-    scenario, split = row.get("scenario", "none"), row.get("split", "full")
+    scenario, split = row["scenario"], row["split"]
     return (f"{scenario}/" if scenario != "none" else "") + name + (f"-{split}" if split != "full" else "")

@@ -17,9 +17,8 @@ from .mess_plus import MessPlus
 
 
 def _mess_plus(ctx: RouterContext, params: dict[str, Any]) -> Router:
-    pred = dict(params["predictor"])
-    name = pred.pop("name")
-    predictor = make_predictor(name, ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
+    pred = params["predictor"]
+    predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
     return MessPlus(ctx, predictor, V=params["V"], c=params["c"], energy_estimate=params.get("energy_estimate", "running_mean"),
                     energy_prior=params.get("energy_prior"))
 
