@@ -18,6 +18,8 @@ from omegaconf import OmegaConf
 REPO = Path(__file__).resolve().parents[1]
 REAL_CAPTURE = Path(os.environ.get("MESSPLUS_REAL_CAPTURE", REPO.parent / "shared" / "data" / "llama3_zoo_capture"))
 CATEGORIES = ("small", "medium", "large")
+#: The two real benchmarks the integration tests replay, with their default alpha.
+REAL_BENCHMARKS = {"arc_challenge": 0.5, "boolq": 0.8}
 
 
 def synthetic_frame(n: int = 120, seed: int = 0, benchmark: str = "arc_challenge", metric: str = "acc_norm") -> pd.DataFrame:
@@ -64,3 +66,12 @@ def config(*overrides: str) -> dict[str, Any]:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
         cfg = compose(config_name="evaluate", overrides=list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def evaluate_real_twice(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, *overrides: str) -> list[dict[str, Any]]:
+    """sweep=default on REAL_BENCHMARKS of the published capture, run twice into fresh folders (same seeds: equal results)."""
+    from messplus_core.pipeline import evaluate
+
+    cfg = config(f"data_dir={require_real_capture()}", f"cache_dir={cache_dir}", "logger=none", "sweep=default", "n_jobs=2",
+                 f"benchmark=[{','.join(REAL_BENCHMARKS)}]", *overrides)
+    return [evaluate(cfg, tmp_path_factory.mktemp(name)) for name in ("first", "second")]

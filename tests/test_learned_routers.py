@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluate_support import config, require_real_capture, synthetic_frame, write_capture
+from evaluate_support import REAL_BENCHMARKS, config, evaluate_real_twice, synthetic_frame, write_capture
 from messplus_core.calibration import (cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
                                        threshold_candidates, two_model_choice, utility_choice)
 from messplus_core.capture_data import load_capture
 from messplus_core.engine import replay
 from messplus_core.experiment import RunSpec, execute_run, replay_parts, router_context
-from messplus_core.pipeline import evaluate, plan
+from messplus_core.pipeline import plan
 from messplus_core.routers import OFFLINE_ROUTERS, build_router, overhead_prices
 from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
 
@@ -192,20 +192,12 @@ def test_the_default_router_set_keeps_the_full_stream(base):
 
 # --- on the authors' published capture ------------------------------------------------------------------------
 
-REAL = {"arc_challenge": 0.5, "boolq": 0.8}
+REAL = REAL_BENCHMARKS
 
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory, embedding_cache):
-    data = require_real_capture()
-    cache = embedding_cache
-    results = []
-    for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(name)
-        cfg = config(f"data_dir={data}", f"cache_dir={cache}", "logger=none", "sweep=default", "n_jobs=2", "router=compare",
-                     f"benchmark=[{','.join(REAL)}]")
-        results.append(evaluate(cfg, out))
-    return results
+    return evaluate_real_twice(tmp_path_factory, embedding_cache, "router=compare")
 
 
 @pytest.mark.parametrize(("router", "bench"), list(itertools.product(LEARNED, REAL)))

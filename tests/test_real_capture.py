@@ -3,23 +3,12 @@
 import pandas as pd
 import pytest
 
-from evaluate_support import config, require_real_capture
-from messplus_core.pipeline import evaluate
-
-BENCHMARKS = {"arc_challenge": 0.5, "boolq": 0.8}
+from evaluate_support import REAL_BENCHMARKS as BENCHMARKS, evaluate_real_twice
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, embedding_cache):
-    data = require_real_capture()
-    cache = embedding_cache
-    frames = []
-    for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(name)
-        cfg = config(f"data_dir={data}", f"cache_dir={cache}", "logger=none", "sweep=default", "n_jobs=2",
-                     f"benchmark=[{','.join(BENCHMARKS)}]")
-        frames.append(evaluate(cfg, out)["frame"])
-    return frames
+    return [result["frame"] for result in evaluate_real_twice(tmp_path_factory, embedding_cache)]
 
 
 def means(frame, bench):
