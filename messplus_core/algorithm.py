@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 
 
-def explore_probability(t: int | np.ndarray, c: float) -> float | np.ndarray:
-    """p_t = min(1, c / t^(1/4)), with t counted from 1."""
-    return np.minimum(1.0, c / np.power(t, 0.25))
+def explore_probability(t: int | np.ndarray, c: float, exponent: float = 0.25) -> float | np.ndarray:
+    """p_t = min(1, c / t^exponent), with t counted from 1 (exponent 1/4 in the 2025 paper, 1/3 in 2024)."""
+    return np.minimum(1.0, c / np.power(t, exponent))
 
 
 def queue_update(q: float, alpha: float, satisfied: float) -> float:
@@ -39,3 +39,56 @@ def exploit_choice(v: float, cost_estimate: Sequence[float], q: float, alpha: fl
         if score < best_score:
             best, best_score = m, score
     return best
+
+
+def efficient_frontier(mean_cost: Sequence[float], mean_satisfaction: Sequence[float]) -> list[int]:
+    """Models on the lower convex frontier of (satisfaction, cost), cheapest first.
+
+    The frontier is the cheapest cost at which each satisfaction level can be
+    reached by mixing models (the LP behind the static optimum): it starts at the
+    cheapest model (the most satisfying among equally cheap ones) and from each
+    vertex moves to the more satisfying model reached at the lowest cost per unit
+    of satisfaction. Dominated models (costlier and no more satisfying than a
+    mixture of others) are not on it. Inputs: (M,) each; returns model indices.
+    """
+    cost = np.asarray(mean_cost, dtype=np.float64)
+    sat = np.asarray(mean_satisfaction, dtype=np.float64)
+    cheapest = np.flatnonzero(cost == cost.min())
+    vertex = int(cheapest[np.argmax(sat[cheapest])])
+    frontier = [vertex]
+    while True:
+        higher = np.flatnonzero(sat > sat[vertex])
+        if not len(higher):
+            return frontier
+        slopes = (cost[higher] - cost[vertex]) / (sat[higher] - sat[vertex])
+        best = higher[slopes == slopes.min()]
+        vertex = int(best[np.argmax(sat[best])])  # on a straight edge, go to its far end
+        frontier.append(vertex)
+
+
+def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float], alpha: float) -> float:
+    """Cost per unit of satisfaction at the SLA target: the slope of the frontier segment that contains alpha.
+
+    This is the Lagrange multiplier of the static-optimum LP `min p.E s.t. p.s >= alpha`
+    (the price of one more unit of satisfaction), read off the efficient frontier
+    (`efficient_frontier`). Edge cases, each chosen so that the exploit rule with
+    costs divided by this price switches between two frontier models at Q = V:
+    - alpha at or below the cheapest frontier model's satisfaction: the first
+      segment's slope (the price of the next step up);
+    - alpha above every model's satisfaction (infeasible): the slope from the
+      cheapest model to the most satisfying one;
+    - a single frontier model (it dominates every other) or all costs equal: 0,
+      and the caller treats costs as equal (the price carries no information).
+    Units: cost unit per unit of satisfaction (e.g. J per satisfied request).
+    """
+    cost = np.asarray(mean_cost, dtype=np.float64)
+    sat = np.asarray(mean_satisfaction, dtype=np.float64)
+    frontier = efficient_frontier(cost, sat)
+    if len(frontier) < 2:
+        return 0.0
+    if alpha > sat[frontier[-1]]:
+        lo, hi = frontier[0], frontier[-1]
+    else:
+        k = next((i for i in range(1, len(frontier)) if sat[frontier[i]] >= alpha), 1)
+        lo, hi = frontier[k - 1], frontier[k]
+    return float((cost[hi] - cost[lo]) / (sat[hi] - sat[lo]))

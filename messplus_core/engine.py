@@ -1,8 +1,9 @@
 """The replay engine: drives any router over a stream and charges every cost itself.
 
-No router reports its own bill. On an exploration the engine queries every
-model, serves the largest one's answer and charges the sum of all models'
-energy, time and cost; otherwise it charges the served model alone. A router
+No router reports its own bill. On an exploration the engine queries the
+models the router names (EXPLORE: every model, serving the largest one's
+answer), charges the sum of their energy, time and cost, and reveals their
+labels where the request has feedback; otherwise it charges the served model alone. A router
 that runs a model of its own (MESS+'s predictor, a learned router) reports
 how often it ran it; the engine prices that at `OverheadPrices` and adds it
 to the energy, so that no router's own inference is hidden.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .algorithm import queue_path
-from .routers.base import EXPLORE, OverheadPrices, Router
+from .routers.base import EXPLORE, Explore, OverheadPrices, Router
 from .stream import Stream
 
 
@@ -53,13 +54,17 @@ def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPric
     for t in range(n):
         choice = router.choose(t)
         row_cost = cost[t]
-        if choice == EXPLORE:
+        if choice == EXPLORE or isinstance(choice, Explore):
+            queried, model = (all_models, largest) if choice == EXPLORE else (choice.models, choice.serve)
+            if model not in queried or not all(0 <= q < m for q in queried):
+                raise ValueError(f"{type(router).__name__} explored {choice} at step {t}; valid models: 0..{m - 1}, "
+                                 "serving one of those queried.")
             explored[t] = True
-            model = largest
-            observed = dict(zip(all_models, row_cost))
-            charged[t] = sum(row_cost)
-            charged_energy[t] = sum(energy[t])
-            charged_time[t] = sum(time[t])
+            observed = {q: row_cost[q] for q in queried}
+            charged[t] = sum(observed.values())
+            charged_energy[t] = sum(energy[t][q] for q in queried)
+            charged_time[t] = sum(time[t][q] for q in queried)
+            revealed = _revealed(stream.labels[t], queried, m) if feedback[t] else None
         else:
             if not 0 <= choice < m:
                 raise ValueError(f"{type(router).__name__} chose model {choice} at step {t}; valid: 0..{m - 1} or EXPLORE.")
@@ -68,16 +73,10 @@ def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPric
             charged[t] = row_cost[model]
             charged_energy[t] = energy[t][model]
             charged_time[t] = time[t][model]
+            revealed = None
         served[t] = model
-        has_feedback = feedback[t]
         satisfied = labels[t][model]
-        router.observe(
-            t,
-            model,
-            float(satisfied) if has_feedback else None,
-            stream.labels[t] if (has_feedback and choice == EXPLORE) else None,
-            observed,
-        )
+        router.observe(t, model, float(satisfied) if feedback[t] else None, revealed, observed)
     overhead = _overhead(router, prices, n)
     return Trace(
         served=np.asarray(served, dtype=np.int8),
@@ -90,6 +89,15 @@ def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPric
         overhead_energy=overhead,
         router_report=router.report(),
     )
+
+
+def _revealed(labels: np.ndarray, queried: "range | tuple[int, ...]", m: int) -> np.ndarray:
+    """(M,) labels of an exploration: every queried model's, NaN for models that did not run."""
+    if len(queried) == m:
+        return labels
+    out = np.full(m, np.nan)
+    out[list(queried)] = labels[list(queried)]
+    return out
 
 
 def _overhead(router: Router, prices: OverheadPrices, n: int) -> np.ndarray:

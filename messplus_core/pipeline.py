@@ -19,8 +19,8 @@ from .embeddings import cached_embeddings
 from .experiment import RunSpec, static_optimum_row
 from .plots import write_plots
 from .predictors import PREDICTORS
-from .report import Column, results_frame, summary_markdown
-from .routers import NEEDS_FEATURES
+from .report import Column, TableSetting, results_frame, summary_markdown
+from .routers import MESS_PLUS_ROUTERS, needs_features
 from .run_store import RunStore
 from .runner import Inputs, run_grid
 from .scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
@@ -55,10 +55,11 @@ def plan(cfg: dict[str, Any]) -> Plan:
     if not routers:
         raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
     predictor = cfg.get("predictor") or {}
-    if "mess_plus" in routers:
-        if predictor.get("name") not in PREDICTORS:
-            raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
-        routers["mess_plus"] = {**routers["mess_plus"], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
+    for name in MESS_PLUS_ROUTERS:
+        if name in routers and needs_features(name, routers[name]):
+            if predictor.get("name") not in PREDICTORS:
+                raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
+            routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
     axes = SweepAxes.from_config(cfg["sweep"], cfg.get("alpha"), cfg.get("V"), cfg.get("c"), cfg.get("seed"), cfg.get("feedback_rate", 1.0))
     data_dir = Path(cfg["data_dir"]).expanduser()
     if not data_dir.is_dir():
@@ -88,7 +89,7 @@ def load_all(p: Plan) -> dict[str, CaptureData]:
 
 def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
     """Embeddings per dataset (cached on disk); a concatenated stream stacks its parts' (no re-encoding)."""
-    if not NEEDS_FEATURES & set(p.routers):
+    if not any(needs_features(name, params) for name, params in p.routers.items()):
         return {name: None for name in datasets}
     concatenated = {sc.name: sc for sc in p.scenarios if sc.parts}
     features: dict[str, np.ndarray | None] = {}
@@ -144,16 +145,22 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return write_report(p, datasets, store, out_dir, table, notes) | {"timings": timings}
 
 
-def table_setting(p: Plan, table: dict[str, Any]) -> tuple[float, float]:
-    """The MESS+ (V, c) shown in summary.md and the plots: the sweep's own if it has one of each, else `summary.V/c`."""
-    V = p.axes.V[0] if len(p.axes.V) == 1 else float(table.get("V", 1e-4))
-    c = p.axes.c[0] if len(p.axes.c) == 1 else float(table.get("c", 0.1))
-    if V not in p.axes.V or c not in p.axes.c:
-        raise ConfigError(f"summary.V={V:g}, summary.c={c:g} is not in the sweep (V {p.axes.V}, c {p.axes.c}); pick values it ran.")
-    return V, c
+def table_setting(p: Plan, table: dict[str, Any]) -> TableSetting:
+    """The (V, c) of each selected MESS+ preset shown in summary.md and the plots: the sweep's own where it has
+    one of each, else `summary.<preset>.V/c`."""
+    out: TableSetting = {}
+    for name in (n for n in MESS_PLUS_ROUTERS if n in p.routers):
+        Vs, cs, chosen = p.axes.V[name], p.axes.c[name], table.get(name) or {}
+        V = Vs[0] if len(Vs) == 1 else float(chosen.get("V", Vs[0]))
+        c = cs[0] if len(cs) == 1 else float(chosen.get("c", cs[0]))
+        if V not in Vs or c not in cs:
+            raise ConfigError(f"summary.{name}.V={V:g}, summary.{name}.c={c:g} is not in the sweep (V {Vs}, c {cs}); "
+                              "pick values it ran.")
+        out[name] = (V, c)
+    return out
 
 
-def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, table: tuple[float, float],
+def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, table: TableSetting,
                  notes: list[str]) -> dict[str, Any]:
     stored = store.records()
     records = [stored[s.run_id] for s in p.specs if s.run_id in stored]
@@ -164,16 +171,15 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
     if not records:
         raise CaptureError(f"no finished runs of this grid in {store.dir}; run the sweep first (without report_only).")
     frame = results_frame(records, [static_optimum_row(spec, datasets[spec.benchmark], p.cost) for spec in bound_specs(p)])
-    V, c = table
     notes = [d.report.describe(name) for name, d in datasets.items()] + notes
     results_csv = out_dir / "results.csv"
     frame.to_csv(results_csv, index=False)
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(frame, summary_sections(p), V, c, p.cost, notes, p.split.main_split), encoding="utf-8")
+    summary.write_text(summary_markdown(frame, summary_sections(p), table, p.cost, notes, p.split.main_split), encoding="utf-8")
     # The plots show the main grid on the split every router is compared on.
     main_records = [r for r in records if r["row"]["scenario"] == NO_SCENARIO and r["row"]["split"] == p.split.main_split]
     main_frame = frame[(frame["scenario"] == NO_SCENARIO) & (frame["split"] == p.split.main_split)]
-    plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", V, c)
+    plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", table)
     return {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}
 
 

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .report import TableSetting, at_table_setting, at_table_settings, setting_text  # noqa: E402
 from .zoo import BenchmarkSpec  # noqa: E402
 
 
@@ -32,27 +33,27 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _default_runs(records: Sequence[dict[str, Any]], bench: BenchmarkSpec, V: float, c: float) -> list[dict[str, Any]]:
-    """Records at the benchmark's default alpha; MESS+ only at the table's (V, c)."""
+def _default_runs(records: Sequence[dict[str, Any]], bench: BenchmarkSpec, table: TableSetting) -> list[dict[str, Any]]:
+    """Records at the benchmark's default alpha; each MESS+ preset only at its table (V, c)."""
     out = []
     for rec in records:
         row = rec["row"]
         if row["benchmark"] != bench.name or abs(row["alpha"] - bench.alpha) > 1e-12:
             continue
-        if row["router"] == "mess_plus" and (abs(row["V"] - V) > 1e-15 or abs(row["c"] - c) > 1e-15):
+        if not at_table_setting(row["router"], row["V"], row["c"], table):
             continue
         out.append(rec)
     return sorted(out, key=lambda r: (r["row"]["router"], r["row"]["seed"]))
 
 
 def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec],
-                categories: Sequence[str], out_dir: Path, V: float, c: float) -> list[Path]:
+                categories: Sequence[str], out_dir: Path, table: TableSetting) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    runs = {b.name: _default_runs(records, b, V, c) for b in benchmarks}
+    runs = {b.name: _default_runs(records, b, table) for b in benchmarks}
     first_seed = {b.name: min((r["row"]["seed"] for r in runs[b.name]), default=None) for b in benchmarks}
 
-    fig, axes = _panels(len(benchmarks), f"Running satisfaction (first seed; MESS+ V={V:g}, c={c:g})")
+    fig, axes = _panels(len(benchmarks), f"Running satisfaction (first seed; {setting_text(table)})")
     for ax, bench in zip(axes, benchmarks):
         for rec in runs[bench.name]:
             if rec["row"]["seed"] == first_seed[bench.name]:
@@ -65,7 +66,7 @@ def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmar
 
     if any(rec["row"]["router"] == "mess_plus" for recs in runs.values() for rec in recs):
         written += _mess_plus_plots(runs, first_seed, benchmarks, categories, out_dir)
-    written.append(_cost_vs_satisfaction(frame, benchmarks, out_dir, V, c))
+    written.append(_cost_vs_satisfaction(frame, benchmarks, out_dir, table))
     return written
 
 
@@ -93,15 +94,15 @@ def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], first_seed: dict[str
     return written
 
 
-def _cost_vs_satisfaction(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], out_dir: Path, V: float, c: float) -> Path:
+def _cost_vs_satisfaction(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], out_dir: Path, table: TableSetting) -> Path:
     """Energy per request, or time where routing optimised time (energy may then be unmeasured)."""
     column, label = ("time_s_per_request", "time per request (s)") if (frame["cost"] == "time").any() else \
         ("energy_j_per_request", "energy per request (J)")
     fig, axes = _panels(len(benchmarks), f"{label.split(' per')[0].capitalize()} vs satisfaction across α "
-                                         f"(mean over seeds; MESS+ V={V:g}, c={c:g})")
+                                         f"(mean over seeds; {setting_text(table)})")
     for ax, bench in zip(axes, benchmarks):
         part = frame[frame["benchmark"] == bench.name]
-        part = part[(part["router"] != "mess_plus") | (((part["V"] - V).abs() < 1e-15) & ((part["c"] - c).abs() < 1e-15))]
+        part = part[at_table_settings(part, table)]
         means = part.groupby(["router", "alpha"], as_index=False)[[column, "satisfaction"]].mean()
         for router, group in means.groupby("router"):
             group = group.sort_values("alpha")

@@ -23,6 +23,26 @@ from .scenarios import NO_SCENARIO
 BOUNDS = ("static_optimum", "oracle")
 MESS = "mess_plus"
 MESS_FULL = "mess_plus (full stream)"
+#: The (V, c) each MESS+ preset is shown at: {preset: (V, c)}.
+TableSetting = dict[str, tuple[float, float]]
+
+
+def at_table_setting(router: str, V: float, c: float, table: TableSetting) -> bool:
+    """Whether a row belongs in the tables: every non-MESS+ row, and each MESS+ preset at its table (V, c)."""
+    if router not in table:
+        return True
+    tv, tc = table[router]
+    return abs(V - tv) <= 1e-12 * abs(tv) and abs(c - tc) <= 1e-12 * abs(tc)
+
+
+def at_table_settings(frame: pd.DataFrame, table: TableSetting) -> pd.Series:
+    """Boolean mask of the frame's rows that `at_table_setting` keeps."""
+    keep = [at_table_setting(r, v, c, table) for r, v, c in zip(frame["router"], frame["V"], frame["c"])]
+    return pd.Series(keep, index=frame.index, dtype=bool)
+
+
+def setting_text(table: TableSetting) -> str:
+    return "; ".join(f"{name} with V={V:g}, c={c:g}" for name, (V, c) in table.items())
 
 
 @dataclass(frozen=True)
@@ -36,32 +56,31 @@ class Column:
 def results_frame(records: Sequence[dict[str, Any]], bound_rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = [r["row"] for r in records] + list(bound_rows)
     frame = pd.DataFrame(rows)
-    order = {"mess_plus": 0, "educated_guess": 1, "static_optimum": 8, "oracle": 9}
-    frame["_order"] = frame["router"].map(lambda r: order.get(r, 2))
+    order = {"mess_plus": 0, "mess_plus_paper": 1, "educated_guess": 2, "static_optimum": 8, "oracle": 9}
+    frame["_order"] = frame["router"].map(lambda r: order.get(r, 3))
     frame["_scenario"] = frame["scenario"] != NO_SCENARIO
     frame = frame.sort_values(["_scenario", "scenario", "benchmark", "_order", "router", "split", "alpha", "V", "c", "seed"],
                               na_position="first")
     return frame.drop(columns=["_order", "_scenario"]).reset_index(drop=True)
 
 
-def section_rows(frame: pd.DataFrame, scenario: str, columns: Sequence[Column], V: float, c: float,
+def section_rows(frame: pd.DataFrame, scenario: str, columns: Sequence[Column], table: TableSetting,
                  main_split: str) -> pd.DataFrame:
-    """The section's rows at each column's alpha, MESS+ at the table's (V, c), with an `entry` (table row) name.
+    """The section's rows at each column's alpha, each MESS+ preset at its table (V, c), with an `entry` (table row) name.
 
-    Every router is shown on `main_split`; under the train/test protocol MESS+
-    on the full stream is an extra entry.
+    Every router is shown on `main_split`; under the train/test protocol each
+    MESS+ preset on the full stream is an extra entry.
     """
     part = frame[frame["scenario"] == scenario]
     keep = []
     for col in columns:
         rows = part[(part["benchmark"] == col.name) & ((part["alpha"] - col.alpha).abs() < 1e-12)]
-        is_mess = rows["router"] == MESS
-        rows = rows[~is_mess | (((rows["V"] - V).abs() < 1e-15) & ((rows["c"] - c).abs() < 1e-15))]
+        rows = rows[at_table_settings(rows, table)]
         main = rows[rows["split"] == main_split]
         keep.append(main.assign(entry=main["router"]))
         if main_split != "full":
-            full = rows[(rows["router"] == MESS) & (rows["split"] == "full")]
-            keep.append(full.assign(entry=MESS_FULL))
+            full = rows[rows["router"].isin(list(table)) & (rows["split"] == "full")]
+            keep.append(full.assign(entry=full["router"] + " (full stream)"))
     return pd.concat(keep) if keep else frame.iloc[:0].assign(entry=[])
 
 
@@ -91,9 +110,12 @@ def _cell(group: pd.DataFrame, cost: str) -> str:
 
 
 def _entries(rows: pd.DataFrame) -> list[str]:
-    """Table rows in frame order, MESS+ on the full stream right after MESS+, the bounds last."""
+    """Table rows in frame order: the MESS+ presets first (the default, then the others), each followed by its
+    full-stream entry; the bounds last."""
     names = list(dict.fromkeys(rows["entry"]))
-    rank = lambda e: (e in BOUNDS, e != MESS, e != MESS_FULL)
+    preset = lambda e: e.removesuffix(" (full stream)")
+    presets = sorted({preset(e) for e in names if preset(e).startswith(MESS)}, key=lambda p: (p != MESS, p))
+    rank = lambda e: (e in BOUNDS, presets.index(preset(e)) if preset(e) in presets else len(presets), e.endswith("(full stream)"))
     return sorted(names, key=rank)
 
 
@@ -187,7 +209,7 @@ def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], cost: str, refere
 
 def best_other(result: dict[tuple[str, str], Outcome], bench: str) -> tuple[str, Outcome] | None:
     """The cheapest router other than MESS+ that meets alpha (mean over seeds); else the most satisfying one."""
-    others = [(e, o) for (e, b), o in result.items() if b == bench and e not in BOUNDS and not e.startswith(MESS)]
+    others = [(e, o) for (e, b), o in result.items() if b == bench and e not in BOUNDS and e not in (MESS, MESS_FULL)]
     if not others:
         return None
     meeting = [(e, o) for e, o in others if o.meets]
@@ -246,22 +268,22 @@ def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column
     return lines
 
 
-def summary_markdown(frame: pd.DataFrame, sections: Sequence[tuple[str, str, str, Sequence[Column]]], V: float, c: float,
+def summary_markdown(frame: pd.DataFrame, sections: Sequence[tuple[str, str, str, Sequence[Column]]], table: TableSetting,
                      cost: str = "energy", notes: Sequence[str] = (), main_split: str = "full") -> str:
     """`sections`: (scenario, title, description, columns) in order, the main grid first."""
     protocol = ("every router is scored on the held-out test part of each seed's stream (the learned routers trained "
-                "on the rest); `mess_plus (full stream)` is MESS+ on the whole stream. " if main_split == "test" else "")
+                "on the rest); `<preset> (full stream)` is that MESS+ preset on the whole stream. " if main_split == "test" else "")
     lines = [
         "# MESS+ evaluation summary",
         "",
-        f"MESS+ with V={V:g}, c={c:g}; {protocol}"
+        f"MESS+: {setting_text(table)}; {protocol}"
         f"Cells: satisfaction % / {cost} per request ({'total MJ' if cost == 'energy' else 'total hours'}), mean ± std over seeds; "
         "✓ SLA met in every seed, ✗ in none, k/n in some. "
         "`static_optimum` (cheapest fixed mixture, expected values) and `oracle` (per-request hindsight) are bounds, not routers.",
         "",
     ]
     for scenario, title, description, columns in sections:
-        rows = section_rows(frame, scenario, columns, V, c, main_split)
+        rows = section_rows(frame, scenario, columns, table, main_split)
         if rows.empty:
             continue
         lines += section(title, description, rows, columns, cost) + [""]

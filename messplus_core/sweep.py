@@ -13,16 +13,29 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .experiment import RunSpec, settings_hash
-from .routers import NEEDS_FEATURES, OFFLINE_ROUTERS, check_router_names
+from .routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, check_router_names, needs_features
 from .scenarios import NO_SCENARIO, Scenario
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, check_alpha
+
+
+def _per_preset(axis: str, values: Any, override: float | None) -> dict[str, list[float]]:
+    """A sweep axis (V or c) per MESS+ preset. The sweep gives `{preset: [values]}` (the presets' V differ in
+    units); a plain list applies to every preset; a top-level override (`V=`, `c=`) replaces every preset's."""
+    if override is not None:
+        return {name: [float(override)] for name in MESS_PLUS_ROUTERS}
+    if isinstance(values, Mapping):
+        unknown = sorted(set(values) - set(MESS_PLUS_ROUTERS))
+        if unknown:
+            raise ConfigError(f"sweep.{axis} names {unknown}, which are not MESS+ presets; use {list(MESS_PLUS_ROUTERS)}.")
+        return {name: [float(v) for v in vs] for name, vs in values.items()}
+    return {name: [float(v) for v in values] for name in MESS_PLUS_ROUTERS}
 
 
 @dataclass(frozen=True)
 class SweepAxes:
     alphas: str | list[float]  # "default", "sweep" or explicit values
-    V: list[float]
-    c: list[float]
+    V: dict[str, list[float]]  # per MESS+ preset: the default's V counts requests, the paper's weighs raw cost
+    c: dict[str, list[float]]
     seeds: list[int]
     feedback_rate: float
 
@@ -34,8 +47,8 @@ class SweepAxes:
             raise ConfigError(f"sweep.alphas must be 'default', 'sweep' or a list of values, got {alphas!r}.")
         axes = cls(
             alphas=alphas if isinstance(alphas, str) else [float(a) for a in alphas],
-            V=[float(V)] if V is not None else [float(v) for v in sweep["V"]],
-            c=[float(c)] if c is not None else [float(x) for x in sweep["c"]],
+            V=_per_preset("V", sweep["V"], V),
+            c=_per_preset("c", sweep["c"], c),
             seeds=[int(seed)] if seed is not None else [int(s) for s in sweep["seeds"]],
             feedback_rate=float(feedback_rate),
         )
@@ -46,10 +59,10 @@ class SweepAxes:
         if not isinstance(self.alphas, str):
             for a in self.alphas:
                 check_alpha(a)
-        for v in self.V:
+        for v in (v for vs in self.V.values() for v in vs):
             if not v > 0:
                 raise ConfigError(f"V must be > 0 (it weighs cost against the SLA queue), got {v}.")
-        for c in self.c:
+        for c in (c for cs in self.c.values() for c in cs):
             if not c > 0:
                 raise ConfigError(f"c must be > 0 (exploration scale in p_t = min(1, c/t^(1/4))), got {c}.")
         if not 0 < self.feedback_rate <= 1:
@@ -98,7 +111,7 @@ class SplitProtocol:
         if not self.enabled:
             return [("full", None)]
         test = ("test", self.train_fraction)
-        return [test, ("full", None)] if router == "mess_plus" else [test]
+        return [test, ("full", None)] if router in MESS_PLUS_ROUTERS else [test]
 
     @property
     def main_split(self) -> str:
@@ -136,7 +149,7 @@ def stream_plans(benchmarks: Sequence[BenchmarkSpec], axes: SweepAxes, scenarios
 def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict[str, dict[str, Any]],
                axes: SweepAxes, settings: dict[str, Any], split: SplitProtocol = SplitProtocol(),
                scenarios: Sequence[Scenario] = ()) -> list[RunSpec]:
-    """Every run the config asks for. MESS+ spans V x c; the baselines do not depend on them."""
+    """Every run the config asks for. Each MESS+ preset spans its V x c; the baselines do not depend on them."""
     check_router_names(list(routers))
     grid: list[RunSpec] = []
     for stream in stream_plans(benchmarks, axes, scenarios):
@@ -146,12 +159,12 @@ def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict
                               scenario=stream.scenario, shuffle=stream.shuffle)
                 for name in routers:
                     digest = settings_hash({"router": routers[name],
-                                            **(settings if name in NEEDS_FEATURES else {"cost": settings["cost"]}),
+                                            **(settings if needs_features(name, routers[name]) else {"cost": settings["cost"]}),
                                             **({"scenario": stream.identity} if stream.identity else {})})
                     for part, fraction in split.splits(name):
                         run = dict(common, router=name, config_hash=digest, split=part, train_fraction=fraction)
-                        if name == "mess_plus":
-                            grid += [RunSpec(V=v, c=c, **run) for v in axes.V for c in axes.c]
+                        if name in MESS_PLUS_ROUTERS:
+                            grid += [RunSpec(V=v, c=c, **run) for v in axes.V[name] for c in axes.c[name]]
                         elif name == "single_model":
                             grid += [RunSpec(model=cat, **run) for cat in zoo.categories]
                         else:

@@ -7,7 +7,7 @@ from messplus_core.capture_data import load_capture
 from messplus_core.engine import replay
 from messplus_core.predictors import make_predictor
 from messplus_core.routers import EXPLORE, Router
-from messplus_core.routers.mess_plus import MessPlus
+from messplus_core.routers.mess_plus import MessPlus, MessPlusSettings, ReplayedMessPlus
 from messplus_core.experiment import router_context, RunSpec
 from messplus_core.stream import make_stream
 from messplus_core.zoo import BenchmarkSpec, ModelZoo
@@ -64,9 +64,11 @@ def test_engine_rejects_an_invalid_choice(data):
 
 
 def mess_plus(data, stream, alpha=0.6, **kw):
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", alpha, stream.seed), "energy", stream.features, stream.labels, stream.cost)
+    """The paper's MESS+ (estimator=head, raw costs, Q_0 = 0) over the stream."""
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed), "energy", stream.features, stream.labels, stream.cost)
     predictor = make_predictor("mlp_head", stream.features.shape[1], 3, stream.seed, {})
-    return MessPlus(ctx, predictor, **kw)
+    settings = MessPlusSettings.from_params({k: tuple(v) if k == "energy_prior" else v for k, v in kw.items()})
+    return ReplayedMessPlus(ctx, MessPlus(settings, 3, alpha, stream.seed, predictor))
 
 
 def features(data):
@@ -99,7 +101,7 @@ def test_no_feedback_means_no_queue_and_no_training(data):
     trace = replay(router, stream)
     assert not stream.feedback.any()
     assert (trace.router_state["Q"] == 0).all()
-    assert router.predictor.buffer_x == []
+    assert router.policy.predictor.buffer_x == []
     # with Q = 0 and equal 1 J estimates until observed, exploitation is pure cost: the cheapest model
     assert (trace.served[~trace.explored] == 0).all()
 
@@ -112,12 +114,12 @@ def test_energy_estimates(data, mode):
     if mode == "running_mean":
         for m in range(3):
             seen = stream.energy[(trace.served == m) | trace.explored, m]
-            assert router.estimate[m] == pytest.approx(seen.mean())
+            assert router.policy.estimate[m] == pytest.approx(seen.mean())
     elif mode == "last":
         last = np.flatnonzero(trace.explored)[-1]
-        np.testing.assert_allclose(router.estimate, stream.energy[last])
+        np.testing.assert_allclose(router.policy.estimate, stream.energy[last])
     else:
-        assert router.estimate == [1.0, 1.0, 1.0]  # never used: the request's own cost is
+        assert router.policy.estimate == [1.0, 1.0, 1.0]  # never used: the request's own cost is
 
 
 def test_unobserved_models_start_at_the_prior(data):

@@ -63,12 +63,15 @@ def test_infeasible_alpha_warns_and_still_runs(base, tmp_path, caplog):
 
 def test_single_values_override_the_sweep(base, tmp_path):
     p = plan(config(*base, "sweep=paper", "alpha=0.55", "c=0.1", "seed=42"))
-    mess = [s for s in p.specs if s.router == "mess_plus"]
+    paper = [s for s in p.specs if s.router == "mess_plus_paper"]
+    default = [s for s in p.specs if s.router == "mess_plus"]
     assert {s.alpha for s in p.specs} == {0.55}
-    assert {s.V for s in mess} == {1e-3, 1e-4, 1e-5, 1e-6} and {s.c for s in mess} == {0.1}
+    assert {s.V for s in paper} == {1e-3, 1e-4, 1e-5, 1e-6} and {s.c for s in paper} == {0.1}
+    assert {s.V for s in default} == {25.0, 100.0, 400.0} and {s.c for s in default} == {0.1}  # c= sets every preset's
     assert {s.seed for s in p.specs} == {42}
     full = plan(config(*base, "sweep=paper"))
-    assert len([s for s in full.specs if s.router == "mess_plus"]) == 2 * 3 * 4 * 3 * 3
+    assert len([s for s in full.specs if s.router == "mess_plus_paper"]) == 2 * 3 * 4 * 3 * 3
+    assert len([s for s in full.specs if s.router == "mess_plus"]) == 2 * 3 * 3 * 2 * 3
 
 
 def test_cli_end_to_end_and_resume(base, tmp_path):
@@ -78,17 +81,17 @@ def test_cli_end_to_end_and_resume(base, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     frame = pd.read_csv(out / "results.csv")
     assert set(REQUIRED) <= set(frame.columns)
-    # 2 benchmarks x 3 seeds x (mess_plus + 3 single + educated_guess + oracle) + 2 static_optimum rows
-    assert len(frame) == 2 * 3 * 6 + 2
-    assert set(frame["router"]) == {"mess_plus", "single_model:small", "single_model:medium", "single_model:large",
+    # 2 benchmarks x 3 seeds x (2 MESS+ presets + 3 single + educated_guess + oracle) + 2 static_optimum rows
+    assert len(frame) == 2 * 3 * 7 + 2
+    assert set(frame["router"]) == {"mess_plus", "mess_plus_paper", "single_model:small", "single_model:medium", "single_model:large",
                                     "educated_guess", "oracle", "static_optimum"}
     summary = (out / "summary.md").read_text()
-    assert "| mess_plus |" in summary and "*oracle* (bound)" in summary
+    assert "| mess_plus |" in summary and "| mess_plus_paper |" in summary and "*oracle* (bound)" in summary
     for name in ("running_satisfaction", "queue", "model_mix", "cost_vs_satisfaction"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
     second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "ran 0 runs, skipped 36 already finished" in second.stderr + second.stdout
+    assert "ran 0 runs, skipped 42 already finished" in second.stderr + second.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), frame)
 
 

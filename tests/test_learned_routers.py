@@ -169,8 +169,9 @@ def base(synthetic_capture, tmp_path):
 def test_router_compare_turns_the_protocol_on(base):
     p = plan(config(*base, "router=compare"))
     splits = {(s.router, s.split) for s in p.specs}
-    assert ("mess_plus", "full") in splits and ("mess_plus", "test") in splits
-    assert {split for router, split in splits if router != "mess_plus"} == {"test"}
+    for preset in ("mess_plus", "mess_plus_paper"):
+        assert (preset, "full") in splits and (preset, "test") in splits
+    assert {split for router, split in splits if not router.startswith("mess_plus")} == {"test"}
     assert {s.train_fraction for s in p.specs if s.split == "test"} == {0.2}
     assert {s.router for s in p.specs} >= set(LEARNED)
 

@@ -40,3 +40,14 @@ def test_every_router_ran_every_seed_on_deduplicated_data(runs):
 
 def test_same_seed_gives_identical_results(runs):
     pd.testing.assert_frame_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("bench", BENCHMARKS)
+def test_default_mess_plus_meets_alpha_in_every_seed_near_the_static_optimum(runs, bench):
+    frame = runs[0][runs[0]["benchmark"] == bench]
+    mess = frame[frame["router"] == "mess_plus"]
+    assert len(mess) == 3 and mess["sla_met"].all()
+    static = frame.loc[frame["router"] == "static_optimum", "energy_j_per_request"].iloc[0]
+    paper = frame.loc[frame["router"] == "mess_plus_paper", "energy_j_per_request"].mean()
+    assert mess["energy_j_per_request"].mean() <= 1.3 * static
+    assert mess["energy_j_per_request"].mean() < paper

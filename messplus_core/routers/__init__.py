@@ -13,18 +13,27 @@ from ..zoo import ConfigError
 from .base import EXPLORE, OverheadPrices, Router, RouterContext
 from .baselines import EducatedGuess, Oracle, SingleModel
 from .learned import cheapest_above_threshold, knn, threshold_2model
-from .mess_plus import MessPlus
+from .mess_plus import MessPlus, MessPlusSettings, ReplayedMessPlus
 
 
 def _mess_plus(ctx: RouterContext, params: dict[str, Any]) -> Router:
-    pred = params["predictor"]
-    predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
-    return MessPlus(ctx, predictor, V=params["V"], c=params["c"], energy_estimate=params.get("energy_estimate", "running_mean"),
-                    energy_prior=params.get("energy_prior"))
+    """Any MESS+ preset: its levers from the router config, V and c from the sweep."""
+    try:
+        settings = MessPlusSettings.from_params(params)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(str(err)) from err
+    predictor = None
+    if settings.estimator == "head":
+        if ctx.features is None:
+            raise ValueError("MESS+ with estimator=head needs request embeddings (RouterContext.features).")
+        pred = params["predictor"]
+        predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
+    return ReplayedMessPlus(ctx, MessPlus(settings, ctx.n_models, ctx.alpha, ctx.seed, predictor))
 
 
 ROUTERS: dict[str, Callable[[RouterContext, dict[str, Any]], Router]] = {
     "mess_plus": _mess_plus,
+    "mess_plus_paper": _mess_plus,
     "single_model": lambda ctx, params: SingleModel(ctx, model=params["model"]),
     "educated_guess": lambda ctx, params: EducatedGuess(ctx),
     "oracle": lambda ctx, params: Oracle(ctx),
@@ -36,8 +45,16 @@ ROUTERS: dict[str, Callable[[RouterContext, dict[str, Any]], Router]] = {
 #: Routers that fit on a training part before the stream: they run only under the train/test protocol.
 OFFLINE_ROUTERS = {"threshold_2model", "cheapest_above_threshold", "knn"}
 
-#: Routers whose decisions use request embeddings (the evaluate stage embeds texts only for these).
-NEEDS_FEATURES = {"mess_plus"} | OFFLINE_ROUTERS
+#: The MESS+ presets: they span the sweep's V x c, learn online (so they also run on the full stream under the
+#: train/test protocol) and are the routers the report compares everything against.
+MESS_PLUS_ROUTERS = ("mess_plus", "mess_plus_paper")
+
+
+def needs_features(name: str, params: dict[str, Any]) -> bool:
+    """Whether a router's decisions use request embeddings (the evaluate stage embeds texts only for these)."""
+    if name in MESS_PLUS_ROUTERS:
+        return params.get("estimator", "head") == "head"
+    return name in OFFLINE_ROUTERS
 
 
 def overhead_prices(params: dict[str, Any]) -> OverheadPrices:
@@ -59,5 +76,5 @@ def build_router(name: str, ctx: RouterContext, params: dict[str, Any]) -> Route
     return ROUTERS[name](ctx, params)
 
 
-__all__ = ["EXPLORE", "ROUTERS", "NEEDS_FEATURES", "OFFLINE_ROUTERS", "Router", "RouterContext", "build_router",
+__all__ = ["EXPLORE", "MESS_PLUS_ROUTERS", "ROUTERS", "OFFLINE_ROUTERS", "needs_features", "Router", "RouterContext", "build_router",
            "check_router_names", "overhead_prices"]

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXPLORE = -1
+EXPLORE = -1  # explore the classic way: query every model, serve the largest one's answer
+
+
+@dataclass(frozen=True)
+class Explore:
+    """An exploration of some models: each of `models` runs (all charged, all labels revealed with feedback),
+    and `serve`'s answer is returned. `EXPLORE` is Explore(every model, serve the largest)."""
+
+    models: tuple[int, ...]
+    serve: int
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,8 @@ class Router(ABC):
     """One routing policy over one stream."""
 
     @abstractmethod
-    def choose(self, t: int) -> int:
-        """Model index (0 = cheapest) for request t (0-based), or EXPLORE to query every model."""
+    def choose(self, t: int) -> "int | Explore":
+        """Model index (0 = cheapest) for request t (0-based), EXPLORE to query every model, or an Explore."""
 
     def observe(self, t: int, served: int, satisfied: float | None, labels: np.ndarray | None,
                 costs: dict[int, float]) -> None:

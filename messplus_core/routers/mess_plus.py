@@ -1,84 +1,431 @@
-"""MESS+: explore with probability p_t, else minimise V*E_m + Q*(alpha - s_hat_m)."""
+"""MESS+ as a per-request policy: explore with probability p_t, else minimise V*E_m/lambda + Q*(alpha - s_hat_m).
+
+One class carries every lever of the algorithm (`MessPlusSettings`); two presets
+in `conf/router/` pick them:
+
+- `mess_plus_paper`: the NeurIPS 2025 paper's algorithm as published (MLP head
+  trained on explorations, costs in raw units, Q_0 = 0, explorations query every
+  model and serve the largest);
+- `mess_plus`: this project's default, which meets the SLA in every seed at a
+  cost near the static optimum (README, "MESS+ presets"): per-model running
+  means of satisfaction with an optimism bonus, costs in units of the shadow
+  price (so V counts requests), a warm-started queue with a bank of satisfied
+  requests, little exploration, change detection.
+
+The policy is driven one request at a time (`decide`, then `learn`), holds no
+array as long as the stream, and its whole state can be saved and restored
+(`state_dict` / `load_state_dict`), so the same object routes a replayed stream
+(through the engine's `choose`/`observe`) and live traffic.
+
+Why the default works (README has the measurements):
+- Q <- max(0, Q + alpha - s) on every request with feedback gives, over the
+  requests with feedback, satisfied >= T*alpha + (Q_0 - Q_T) deterministically.
+  Starting at Q_0 = V + bank, where the policy operates near Q = V, leaves
+  `bank` satisfied requests of margin whatever the stream length.
+- With costs divided by the shadow price lambda (`algorithm.shadow_price`), the
+  exploit rule switches between the two frontier models that bracket alpha
+  exactly at Q = V, on any zoo and in any cost unit: V is measured in requests.
+"""
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+import math
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from ..algorithm import exploit_choice, explore_probability, queue_update
+from ..algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
 from ..predictors import Predictor
-from .base import EXPLORE, Router, RouterContext, Usage
+from .base import EXPLORE, Explore, Router, RouterContext, Usage
 
+Estimator = Literal["head", "model_mean"]
+CostScale = Literal["raw", "shadow_price"]
 EnergyEstimate = Literal["running_mean", "last", "known"]
-REFERENCE_INITIAL_COST = 1.0  # the authors' simulator starts every estimate at 1 J
+REFERENCE_INITIAL_COST = 1.0  # the authors' simulator starts every cost estimate at 1 (J)
+#: Keys of a MESS+ router config that are not levers of the policy: read by the builder and the engine.
+NOT_LEVERS = {"predictor", "predictor_energy_j", "model"}
 
 
-class MessPlus(Router):
-    """The MESS+ policy with a learned satisfaction predictor.
+@dataclass(frozen=True)
+class MessPlusSettings:
+    """Every lever of MESS+ (keys of `conf/router/mess_plus*.yaml`; README "MESS+ presets" explains each).
 
-    Exploration draws are made up front from the seed (they depend on t only),
-    so the predictor can be evaluated once per stretch between explorations,
-    as one batch, instead of once per request.
-
-    energy_estimate: `running_mean` (default) of each model's observed costs;
-    `last`: the last exploration's costs, as the authors' simulator did;
-    `known`: the request's own cost, as the 2024 workshop paper assumed.
-    A model's estimate is `energy_prior` (default 1 J each) until observed.
+    V: weight of cost against the queue. With `cost_scale=raw` in cost units^-1
+       (the paper: 1e-4 on joules); with `shadow_price` in requests (the queue
+       length at which the policy steps up to the next frontier model).
+    c, explore_exponent: p_t = min(1, c / t^explore_exponent), t from 1 (paper eq. for p_t; 1/4 in 2025, 1/3 in 2024).
+    forced_explorations: the first k requests always explore (every model gets a first observation).
+    estimator: `head` (the paper: a predictor over request embeddings trained on explorations)
+       or `model_mean` (each model's running mean satisfaction over all feedback, shrunk toward
+       the pooled mean with `prior_weight` observations, plus `optimism`*sqrt(max(s(1-s), variance_floor)/n)
+       on every model but the cheapest, capped at 1).
+    cost_scale: `raw` (V*E_m) or `shadow_price` (V*E_m/lambda, lambda the frontier slope at alpha).
+    bank: Q_0 = bank, plus V when `warm_start` (the queue starts at its operating point).
+    feedback_z: with sparse feedback, the queue is read as Q + feedback_z*sqrt(n_fb (1-r) alpha (1-alpha)),
+       r the observed feedback rate: the requests without feedback are not counted by the queue, and this
+       margin covers their binomial spread (0 with full feedback).
+    explore_models: `all` (the paper) or `frontier` (models on the frontier of the optimistic estimates,
+       plus the cheapest; every model at the first exploration).
+    explore_serve: whose answer an exploration serves: `largest` (the paper) or `best_estimate`.
+    energy_estimate: `running_mean` of observed costs, `last` exploration's costs (the authors' simulator),
+       or `known` (the request's own cost, the 2024 workshop paper).
+    energy_prior: cost estimate per model before any observation (None: 1 each, as the reference).
+    change_window, change_z: a model whose last `change_window` labels differ from its earlier ones by more
+       than `change_z` standard errors resets every statistic and forces an exploration (0: off).
     """
 
-    def __init__(self, ctx: RouterContext, predictor: Predictor, *, V: float, c: float,
-                 energy_estimate: EnergyEstimate = "running_mean", energy_prior: Sequence[float] | None = None) -> None:
-        if ctx.features is None:
-            raise ValueError("MESS+ needs request embeddings (RouterContext.features).")
-        if energy_estimate not in ("running_mean", "last", "known"):
-            raise ValueError(f"energy_estimate must be running_mean, last or known, got {energy_estimate!r}.")
-        m = ctx.n_models
-        self.ctx, self.predictor, self.V, self.alpha = ctx, predictor, V, ctx.alpha
-        self.mode = energy_estimate
-        self.estimate = [float(e) for e in energy_prior] if energy_prior is not None else [REFERENCE_INITIAL_COST] * m
-        if len(self.estimate) != m:
-            raise ValueError(f"energy_prior has {len(self.estimate)} values for {m} models.")
-        self.cost_sum, self.cost_count = [0.0] * m, [0] * m
-        self.p = explore_probability(np.arange(1, ctx.n + 1), c)
-        self.explore = np.random.default_rng([ctx.seed, 1]).random(ctx.n) < self.p
-        # next_explore[t]: first exploration index strictly after t (n if none).
-        positions = np.flatnonzero(self.explore)
-        self.next_explore = np.append(positions, ctx.n)[np.searchsorted(positions, np.arange(ctx.n), side="right")]
-        self.q = 0.0
-        self.q_trace = np.zeros(ctx.n)
-        self.train_steps = np.zeros(ctx.n)
-        self.s_hat: list[list[float]] = []
-        self.s_hat_start = self.s_hat_end = 0
+    V: float
+    c: float
+    explore_exponent: float = 0.25
+    forced_explorations: int = 0
+    estimator: Estimator = "head"
+    prior_weight: float = 0.0
+    optimism: float = 0.0
+    optimism_kind: Literal["ucb", "thompson"] = "ucb"
+    optimism_scope: Literal["decisions", "explorations"] = "decisions"
+    optimism_fade: float = 0.0
+    variance_floor: float = 0.02
+    cost_scale: CostScale = "raw"
+    bank: float = 0.0
+    warm_start: bool = False
+    feedback_z: float = 0.0
+    explore_models: Literal["all", "frontier"] = "all"
+    explore_serve: Literal["largest", "best_estimate"] = "largest"
+    energy_estimate: EnergyEstimate = "running_mean"
+    energy_prior: tuple[float, ...] | None = None
+    change_window: int = 0
+    change_z: float = 4.0
 
-    def choose(self, t: int) -> int:
-        if self.explore[t]:
+    def __post_init__(self) -> None:
+        choices = {"estimator": ("head", "model_mean"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
+                   "explore_models": ("all", "frontier"), "explore_serve": ("largest", "best_estimate"),
+                   "energy_estimate": ("running_mean", "last", "known")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"mess_plus.{key} must be one of {allowed}, got {getattr(self, key)!r}.")
+        for key in ("V", "c", "explore_exponent"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"mess_plus.{key} must be > 0, got {getattr(self, key)}.")
+        for key in ("bank", "prior_weight", "optimism", "feedback_z", "forced_explorations", "change_window"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"mess_plus.{key} must be >= 0, got {getattr(self, key)}.")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "MessPlusSettings":
+        """From a router config plus the sweep's V and c. Raises ValueError on a key that is no lever
+        (a typo would otherwise silently leave the default in place)."""
+        keys = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - keys - NOT_LEVERS)
+        if unknown:
+            raise ValueError(f"mess_plus: unknown setting(s) {unknown}; the levers are {sorted(keys - {'V', 'c'})}.")
+        picked = {k: v for k, v in params.items() if k in keys and v is not None}
+        if "energy_prior" in picked:
+            picked["energy_prior"] = tuple(float(e) for e in picked["energy_prior"])
+        for key in ("forced_explorations", "change_window"):
+            if key in picked:
+                picked[key] = int(picked[key])
+        return cls(**picked)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What MESS+ decided for one request (t counted from 1).
+
+    serve: the model whose answer is returned; queried: every model that runs
+    (all of them charged; one model when exploiting); p_t: the exploration
+    probability; q: the queue when deciding; s_hat: (M,) satisfaction estimates
+    used (None on an exploration made before any estimate exists).
+    """
+
+    t: int
+    serve: int
+    queried: tuple[int, ...]
+    explored: bool
+    p_t: float
+    q: float
+    s_hat: tuple[float, ...] | None
+
+
+@dataclass
+class _Stats:
+    """Per-model feedback and cost statistics (plain lists: M is small and updates are one at a time)."""
+
+    sat_sum: list[float]
+    sat_n: list[int]
+    cost_sum: list[float]
+    cost_n: list[int]
+    window: list[deque] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, m: int, window: int) -> "_Stats":
+        return cls([0.0] * m, [0] * m, [0.0] * m, [0] * m, [deque(maxlen=max(window, 1)) for _ in range(m)])
+
+
+class MessPlus:
+    """MESS+ over one zoo (models indexed cheapest first) at one SLA target alpha.
+
+    Per request: `decide(features)` -> Decision; after it ran, `learn(decision, satisfied, labels, costs)`.
+    features: (d,) request embedding (needed by `estimator=head` only). satisfied: the served answer's
+    satisfaction in [0, 1], None without feedback. labels: {model: satisfaction} of the queried models
+    (explorations with feedback). costs: {model: cost} measured for each queried model (cost units).
+    """
+
+    def __init__(self, settings: MessPlusSettings, n_models: int, alpha: float, seed: int,
+                 predictor: Predictor | None = None) -> None:
+        if settings.estimator == "head" and predictor is None:
+            raise ValueError("mess_plus: estimator=head needs a predictor (conf/predictor).")
+        prior = settings.energy_prior
+        if prior is not None and len(prior) != n_models:
+            raise ValueError(f"energy_prior has {len(prior)} values for {n_models} models.")
+        self.settings, self.m, self.alpha, self.predictor = settings, n_models, alpha, predictor
+        self.rng = np.random.default_rng([seed, 1])  # one draw per request: the exploration coin
+        self.posterior_rng = np.random.default_rng([seed, 2])  # Thompson draws (optimism_kind=thompson)
+        self.t = 0
+        self.q = (settings.V if settings.warm_start else 0.0) + settings.bank
+        self.n_feedback = 0
+        self.stats = _Stats.empty(n_models, settings.change_window)
+        self.estimate = list(prior) if prior is not None else [REFERENCE_INITIAL_COST] * n_models
+        self.force_next = settings.forced_explorations
+        self.resets = 0
+
+    # -- the per-request API ------------------------------------------------------------------------
+
+    def decide(self, features: np.ndarray | None = None, request_costs: Sequence[float] | None = None) -> Decision:
+        """Route the next request. request_costs: (M,) its own costs, for energy_estimate=known only."""
+        s = self.settings
+        self.t += 1
+        p = float(explore_probability(self.t, s.c, s.explore_exponent))
+        coin = self.rng.random()
+        explore = self.force_next > 0 or coin < p
+        costs = list(request_costs) if s.energy_estimate == "known" and request_costs is not None else self.estimate
+        if explore:
+            self.force_next = max(0, self.force_next - 1)
+            return self._exploration(p, costs)
+        s_hat = self._satisfaction(features)
+        scaled = self._scaled_costs(costs, s_hat)
+        q = self.q + self._sparse_margin()
+        scores = [s.V * scaled[m] + q * (self.alpha - s_hat[m]) for m in range(self.m)]
+        serve = min(range(self.m), key=scores.__getitem__)  # first minimum: ties go to the cheaper model
+        return Decision(self.t, serve, (serve,), False, p, self.q, tuple(s_hat))
+
+    def learn(self, decision: Decision, satisfied: float | None, labels: dict[int, float] | None,
+              costs: dict[int, float], features: np.ndarray | None = None) -> int:
+        """What the deployment learned after `decision`: it updates the queue, the estimates and the predictor.
+
+        features: (d,) the request's embedding, for estimator=head (it trains on explorations with every
+        model's label). Returns the predictor's optimiser steps taken (0 without a predictor update).
+        """
+        s, st = self.settings, self.stats
+        for m, cost in costs.items():
+            st.cost_sum[m] += cost
+            st.cost_n[m] += 1
+        if s.energy_estimate == "running_mean":
+            for m in costs:
+                self.estimate[m] = st.cost_sum[m] / st.cost_n[m]
+        elif s.energy_estimate == "last" and decision.explored:
+            for m, cost in costs.items():
+                self.estimate[m] = cost
+        if satisfied is None:
+            return 0
+        self.n_feedback += 1
+        self.q = queue_update(self.q, self.alpha, satisfied)
+        observed = labels if labels is not None else {decision.serve: satisfied}
+        if s.estimator == "model_mean":
+            for m, label in observed.items():
+                self._add_label(m, float(label))
+            if s.change_window and self._changed(observed):
+                self._reset()
+        if s.estimator == "head" and labels is not None and len(labels) == self.m:
+            self.predictor.learn(np.asarray(features), np.array([labels[m] for m in range(self.m)]))
+            return self.predictor.steps
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that determines future decisions (JSON-friendly, the predictor excepted)."""
+        st = self.stats
+        return {"settings": asdict(self.settings), "alpha": self.alpha, "t": self.t, "q": self.q,
+                "n_feedback": self.n_feedback, "rng": self.rng.bit_generator.state, "estimate": list(self.estimate),
+                "force_next": self.force_next, "resets": self.resets,
+                "stats": {"sat_sum": list(st.sat_sum), "sat_n": list(st.sat_n), "cost_sum": list(st.cost_sum),
+                          "cost_n": list(st.cost_n), "window": [list(w) for w in st.window]},
+                "predictor": self.predictor}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        st = state["stats"]
+        self.t, self.q, self.n_feedback = state["t"], state["q"], state["n_feedback"]
+        self.rng.bit_generator.state = state["rng"]
+        self.estimate, self.force_next, self.resets = list(state["estimate"]), state["force_next"], state["resets"]
+        self.stats = _Stats(list(st["sat_sum"]), list(st["sat_n"]), list(st["cost_sum"]), list(st["cost_n"]),
+                            [deque(w, maxlen=max(self.settings.change_window, 1)) for w in st["window"]])
+        self.predictor = state["predictor"]
+
+    # -- estimates --------------------------------------------------------------------------------
+
+    def _satisfaction(self, features: np.ndarray | None) -> list[float]:
+        """(M,) estimated satisfaction of each model for this request."""
+        if self.settings.estimator == "head":
+            return self.predictor.predict(np.asarray(features)[None, :])[0].tolist()
+        if self.settings.optimism_scope == "explorations":
+            return self._shrunk_means()
+        return self._optimistic_means()
+
+    def _shrunk_means(self) -> list[float]:
+        st, w = self.stats, self.settings.prior_weight
+        pooled = self._pooled()
+        return [(st.sat_sum[m] + w * pooled) / (st.sat_n[m] + w) if st.sat_n[m] + w > 0 else pooled
+                for m in range(self.m)]
+
+    def _pooled(self) -> float:
+        """Mean satisfaction over every label of every model (alpha before any)."""
+        total_n = sum(self.stats.sat_n)
+        return sum(self.stats.sat_sum) / total_n if total_n else self.alpha
+
+    def _optimistic_means(self, faded: bool = True) -> list[float]:
+        """Shrunk means plus an upper-confidence bonus on every model but the cheapest (capped at 1).
+
+        The bonus keeps a model that looked bad after a few unlucky labels in play, so it is served
+        again and re-estimated instead of being locked out (UCB, Auer et al. 2002).
+        """
+        s, st = self.settings, self.stats
+        means = self._shrunk_means()
+        if s.optimism_kind == "thompson":
+            w, pooled = s.prior_weight, self._pooled()
+            a = [st.sat_sum[m] + w * pooled + 1 for m in range(self.m)]
+            b = [st.sat_n[m] - st.sat_sum[m] + w * (1 - pooled) + 1 for m in range(self.m)]
+            return self.posterior_rng.beta(a, b).tolist()
+        out = [means[0]]
+        weight = s.optimism * (self._optimism_left() if faded else 1.0)
+        for m in range(1, self.m):
+            n, mean = st.sat_n[m], means[m]
+            bonus = weight * math.sqrt(max(mean * (1 - mean), s.variance_floor) / n) if n else 1.0
+            out.append(min(1.0, mean + bonus))
+        return out
+
+    def _optimism_left(self) -> float:
+        """Share of the optimism bonus still in force: 1 while the queue is at or below its start Q_0; it fades
+        to 0 as the queue climbs `optimism_fade` requests above Q_0. Optimism spends satisfaction to learn;
+        once the queue has spent its bank and `optimism_fade` more, decisions rest on the plain means until it
+        recovers. (Fading before Q_0 instead locks estimates in: measured, README.)"""
+        s = self.settings
+        if not s.optimism_fade:
+            return 1.0
+        start = (s.V if s.warm_start else 0.0) + s.bank
+        return min(1.0, max(0.0, 1.0 - (self.q - start) / s.optimism_fade))
+
+    def _scaled_costs(self, costs: Sequence[float], s_hat: Sequence[float]) -> list[float]:
+        """Costs as the exploit rule weighs them: raw, or divided by the shadow price at alpha."""
+        if self.settings.cost_scale == "raw":
+            return list(costs)
+        price = shadow_price(costs, s_hat, self.alpha)
+        return [e / price for e in costs] if price > 0 else [0.0] * self.m
+
+    def _sparse_margin(self) -> float:
+        """How much the decision reads the queue above Q with sparse feedback (0 with full feedback).
+
+        The queue counts only requests with feedback, a share r of the stream. Its bank then stands
+        for bank/r satisfied requests of the whole stream, so all but r of it is released
+        (-bank*(1-r)); the requests it never sees are a binomial sample whose spread over n_fb/r requests
+        is about sqrt(n_fb (1-r) alpha (1-alpha)) in queue units, covered by feedback_z of them.
+        """
+        s = self.settings
+        if not self.n_feedback:
+            return 0.0
+        rate = self.n_feedback / self.t
+        spread = math.sqrt(self.n_feedback * (1 - rate) * self.alpha * (1 - self.alpha))
+        return s.feedback_z * spread - s.bank * (1 - rate)
+
+    def _exploration(self, p: float, costs: Sequence[float]) -> Decision:
+        s = self.settings
+        if s.explore_models == "all" or not any(self.stats.sat_n):
+            queried = tuple(range(self.m))
+        else:
+            s_hat = self._optimistic_means(faded=False)  # explorations are where learning is cheap: full optimism
+            queried = tuple(sorted({0, *efficient_frontier(costs, s_hat)}))
+        if s.explore_serve == "largest" or not any(self.stats.sat_n):
+            serve = queried[-1]
+        else:
+            means = self._shrunk_means()
+            serve = max(queried, key=lambda m: (means[m], m))
+        return Decision(self.t, serve, queried, True, p, self.q, None)
+
+    def _add_label(self, m: int, label: float) -> None:
+        st = self.stats
+        st.sat_sum[m] += label
+        st.sat_n[m] += 1
+        st.window[m].append(label)
+
+    def _changed(self, observed: dict[int, float]) -> bool:
+        """Two-sample z test of each observed model's last `change_window` labels against its earlier ones."""
+        s, st = self.settings, self.stats
+        w = s.change_window
+        for m in observed:
+            n = st.sat_n[m]
+            if n < 2 * w:
+                continue
+            recent = sum(st.window[m])
+            earlier_mean, recent_mean = (st.sat_sum[m] - recent) / (n - w), recent / w
+            pooled = st.sat_sum[m] / n
+            se = math.sqrt(max(pooled * (1 - pooled), s.variance_floor) * (1 / w + 1 / (n - w)))
+            if abs(recent_mean - earlier_mean) > s.change_z * se:
+                return True
+        return False
+
+    def _reset(self) -> None:
+        """After a detected shift: forget every statistic and explore next, so estimates restart from the new regime."""
+        self.stats = _Stats.empty(self.m, self.settings.change_window)
+        self.force_next = max(self.force_next, 1)
+        self.resets += 1
+
+
+class ReplayedMessPlus(Router):
+    """Drives a `MessPlus` over a replayed stream through the engine's choose/observe interface.
+
+    The replay hands the request's embedding (and, for energy_estimate=known, its own costs) to
+    `decide`, and turns the engine's observations back into `learn`. It records the per-step queue
+    and p_t for plots, and the predictor's use for the engine to price.
+    """
+
+    def __init__(self, ctx: RouterContext, policy: MessPlus) -> None:
+        if policy.settings.estimator == "head" and ctx.features is None:
+            raise ValueError("MESS+ with estimator=head needs request embeddings (RouterContext.features).")
+        self.ctx, self.policy = ctx, policy
+        self.decisions: list[Decision] = []
+        self.q_trace = np.zeros(ctx.n)
+        self.p_trace = np.zeros(ctx.n)
+        self.train_steps = np.zeros(ctx.n)
+        self.inferences = np.zeros(ctx.n)
+
+    def choose(self, t: int) -> int | Explore:
+        features = None if self.ctx.features is None else self.ctx.features[t]
+        known = self.ctx.request_costs[t] if self.policy.settings.energy_estimate == "known" else None
+        d = self.policy.decide(features, known)
+        self.decisions.append(d)
+        self.p_trace[t] = d.p_t
+        if not d.explored:
+            self.inferences[t] = float(self.policy.settings.estimator == "head")
+            return d.serve
+        if d.queried == tuple(range(self.policy.m)) and d.serve == self.policy.m - 1:
             return EXPLORE
-        if t >= self.s_hat_end:
-            self.s_hat_start, self.s_hat_end = t, int(self.next_explore[t])
-            self.s_hat = self.predictor.predict(self.ctx.features[t:self.s_hat_end]).tolist()
-        costs = self.ctx.request_costs[t] if self.mode == "known" else self.estimate
-        return exploit_choice(self.V, costs, self.q, self.alpha, self.s_hat[t - self.s_hat_start])
+        return Explore(d.queried, d.serve)
 
     def observe(self, t: int, served: int, satisfied: float | None, labels: np.ndarray | None,
                 costs: dict[int, float]) -> None:
-        if self.mode == "running_mean":
-            for m, cost in costs.items():
-                self.cost_sum[m] += cost
-                self.cost_count[m] += 1
-                self.estimate[m] = self.cost_sum[m] / self.cost_count[m]
-        elif self.mode == "last" and self.explore[t]:
-            self.estimate = [costs[m] for m in range(len(self.estimate))]
-        if satisfied is not None:
-            self.q = queue_update(self.q, self.alpha, satisfied)
-        if labels is not None:
-            self.predictor.learn(self.ctx.features[t], labels)
-            self.train_steps[t] = self.predictor.steps
-        self.q_trace[t] = self.q
+        d = self.decisions[t]
+        revealed = None if labels is None else {m: float(labels[m]) for m in d.queried}
+        features = None if self.ctx.features is None else self.ctx.features[t]
+        self.train_steps[t] = self.policy.learn(d, satisfied, revealed, costs, features)
+        self.q_trace[t] = self.policy.q
 
     def trace(self) -> dict[str, np.ndarray]:
-        return {"Q": self.q_trace, "p_t": self.p}
+        return {"Q": self.q_trace, "p_t": self.p_trace}
 
-    def usage(self) -> Usage:
+    def usage(self) -> Usage | None:
         """One predictor inference per exploited request; the predictor's steps per exploration with feedback."""
-        return Usage(inferences=(~self.explore).astype(np.float64), train_steps=self.train_steps)
+        if self.policy.settings.estimator != "head":
+            return None
+        return Usage(inferences=self.inferences, train_steps=self.train_steps)
+
+    def report(self) -> dict[str, float]:
+        return {"change_resets": float(self.policy.resets)}
