@@ -158,7 +158,9 @@ def _drive(policy, stream, start, stop, decisions):
         decisions.append((d.serve, d.queried, d.explored))
         labels = {k: float(stream.labels[t, k]) for k in d.queried} if d.explored else None
         satisfied = float(stream.labels[t, d.serve]) if stream.feedback[t] else None
-        policy.learn(d, satisfied, labels if stream.feedback[t] else None, {k: stream.cost[t, k] for k in d.queried})
+        policy.observe_costs(d, {k: stream.cost[t, k] for k in d.queried})
+        if satisfied is not None:
+            policy.observe_feedback(d, satisfied, labels)
 
 
 def test_state_restores_exactly_mid_stream(data):

@@ -12,10 +12,11 @@ in `conf/router/` pick them:
   price (so V counts requests), a warm-started queue with a bank of satisfied
   requests, little exploration, change detection.
 
-The policy is driven one request at a time (`decide`, then `learn`), holds no
+The policy is driven one request at a time (`decide`, `observe_costs`, `observe_feedback`), holds no
 array as long as the stream, and its whole state can be saved and restored
 (`state_dict` / `load_state_dict`), so the same object routes a replayed stream
-(through the engine's `choose`/`observe`) and live traffic.
+(through the engine's `choose`/`observe`) and live traffic, where costs are known when
+the answer returns and feedback arrives later, for some requests only.
 
 Why the default works (README has the measurements):
 - Q <- max(0, Q + alpha - s) on every request with feedback gives, over the
@@ -166,10 +167,9 @@ class _Stats:
 class MessPlus:
     """MESS+ over one zoo (models indexed cheapest first) at one SLA target alpha.
 
-    Per request: `decide(features)` -> Decision; after it ran, `learn(decision, satisfied, labels, costs)`.
-    features: (d,) request embedding (needed by `estimator=head` only). satisfied: the served answer's
-    satisfaction in [0, 1], None without feedback. labels: {model: satisfaction} of the queried models
-    (explorations with feedback). costs: {model: cost} measured for each queried model (cost units).
+    Per request: `decide(features)` -> Decision; when the answers return, `observe_costs(decision, costs)`;
+    when (and if) satisfaction feedback arrives, `observe_feedback(decision, satisfied, labels)`.
+    features: (d,) request embedding (needed by `estimator=head` only).
     """
 
     def __init__(self, settings: MessPlusSettings, n_models: int, alpha: float, seed: int,
@@ -210,13 +210,9 @@ class MessPlus:
         serve = min(range(self.m), key=scores.__getitem__)  # first minimum: ties go to the cheaper model
         return Decision(self.t, serve, (serve,), False, p, self.q, tuple(s_hat))
 
-    def learn(self, decision: Decision, satisfied: float | None, labels: dict[int, float] | None,
-              costs: dict[int, float], features: np.ndarray | None = None) -> int:
-        """What the deployment learned after `decision`: it updates the queue, the estimates and the predictor.
-
-        features: (d,) the request's embedding, for estimator=head (it trains on explorations with every
-        model's label). Returns the predictor's optimiser steps taken (0 without a predictor update).
-        """
+    def observe_costs(self, decision: Decision, costs: dict[int, float]) -> None:
+        """The measured cost of each model `decision` queried ({model: cost}, cost units): updates the estimates.
+        Known when the answer returns, before any satisfaction feedback."""
         s, st = self.settings, self.stats
         for m, cost in costs.items():
             st.cost_sum[m] += cost
@@ -227,8 +223,16 @@ class MessPlus:
         elif s.energy_estimate == "last" and decision.explored:
             for m, cost in costs.items():
                 self.estimate[m] = cost
-        if satisfied is None:
-            return 0
+
+    def observe_feedback(self, decision: Decision, satisfied: float, labels: dict[int, float] | None = None,
+                         features: np.ndarray | None = None) -> int:
+        """Satisfaction feedback for `decision` (it may arrive late; requests without any never call this).
+
+        satisfied: the served answer's satisfaction in [0, 1]; it moves the queue. labels: {model: satisfaction}
+        of every model an exploration queried. features: (d,) the request's embedding, for estimator=head (it
+        trains on explorations with every model's label). Returns the predictor's optimiser steps (0: none).
+        """
+        s = self.settings
         self.n_feedback += 1
         self.q = queue_update(self.q, self.alpha, satisfied)
         observed = labels if labels is not None else {decision.serve: satisfied}
@@ -413,9 +417,11 @@ class ReplayedMessPlus(Router):
     def observe(self, t: int, served: int, satisfied: float | None, labels: np.ndarray | None,
                 costs: dict[int, float]) -> None:
         d = self.decisions[t]
-        revealed = None if labels is None else {m: float(labels[m]) for m in d.queried}
-        features = None if self.ctx.features is None else self.ctx.features[t]
-        self.train_steps[t] = self.policy.learn(d, satisfied, revealed, costs, features)
+        self.policy.observe_costs(d, costs)
+        if satisfied is not None:
+            revealed = None if labels is None else {m: float(labels[m]) for m in d.queried}
+            features = None if self.ctx.features is None else self.ctx.features[t]
+            self.train_steps[t] = self.policy.observe_feedback(d, satisfied, revealed, features)
         self.q_trace[t] = self.policy.q
 
     def trace(self) -> dict[str, np.ndarray]:
