@@ -75,3 +75,12 @@ def evaluate_real_twice(tmp_path_factory: pytest.TempPathFactory, cache_dir: Pat
     cfg = config(f"data_dir={require_real_capture()}", f"cache_dir={cache_dir}", "logger=none", "sweep=default", "n_jobs=2",
                  f"benchmark=[{','.join(REAL_BENCHMARKS)}]", *overrides)
     return [evaluate(cfg, tmp_path_factory.mktemp(name)) for name in ("first", "second")]
+
+
+def default_mess_plus() -> dict[str, Any]:
+    """The shipped default MESS+ preset's levers (conf/router/mess_plus.yaml), without the engine's prices."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "conf" / "router" / "mess_plus.yaml").read_text())
+    params.pop("predictor_energy_j")
+    return params

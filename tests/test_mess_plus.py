@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from evaluate_support import synthetic_frame, write_capture
+from evaluate_support import default_mess_plus, synthetic_frame, write_capture
 from messplus_core.algorithm import efficient_frontier, exploit_choice, explore_probability, queue_update, shadow_price
 from messplus_core.capture_data import load_capture
 from messplus_core.engine import replay
@@ -20,9 +20,7 @@ from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
-DEFAULT = {"estimator": "model_mean", "prior_weight": 5, "optimism": 3, "optimism_fade": 12, "cost_scale": "shadow_price",
-           "warm_start": True, "bank": 12, "feedback_z": 2.0, "forced_explorations": 3, "explore_models": "frontier",
-           "explore_serve": "best_estimate", "change_window": 200}
+DEFAULT = default_mess_plus()
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +90,7 @@ def test_queue_bound_holds_on_every_replay(data, seed, feedback_rate):
     """Over the requests with feedback: satisfied >= T*alpha + (Q_0 - Q_T) (the queue's deterministic bound)."""
     stream, router, trace = _replay(data, "mess_plus", DEFAULT, seed, feedback_rate)
     fb = stream.feedback
-    q0, q_end = 100.0 + 12, trace.router_state["Q"][-1]
+    q0, q_end = 100.0 + DEFAULT["bank"], trace.router_state["Q"][-1]
     assert trace.satisfied[fb].sum() >= fb.sum() * 0.6 + q0 - q_end - 1e-9
     # the queue moved only on requests with feedback
     q = np.concatenate([[q0], trace.router_state["Q"]])
