@@ -73,8 +73,52 @@ def _after_item(rng: random.Random, seq: list[str], i: int, kind: str) -> tuple[
     return _mc(rng, f"Which {kind} comes after {seq[i]}?", answer, others)
 
 
+#: Documents in the demo: the first 100 are the original set (ids 0-99, unchanged); the rest re-ask the same
+#: kinds of question so that a replayed stream is long enough for a router's queue to settle.
+N_DOCS = 600
+
+
 def generate() -> list[dict[str, Any]]:
-    """100 documents: 60 easy (facts in the tiny zoo's training text), 40 hard."""
+    """N_DOCS documents: the original 100 (60 easy, 40 hard), then more in the same proportions.
+
+    An added easy document re-asks an original easy question with its choices in a new order (its fact is in
+    the tiny zoo's training text); an added hard one is a new question of a kind the original set asks (a
+    sum, a word fact, a successor) that is not an original easy question.
+    """
+    original = _original()
+    easy_rows = [row for row in original if row["difficulty"] == "easy"]
+    easy = {row["question"] for row in easy_rows}
+    rng = random.Random(SEED + 1)
+    added = []
+    for n in range(len(original), N_DOCS):
+        if rng.random() < len(easy_rows) / len(original):
+            row = rng.choice(easy_rows)
+            choices = rng.sample(row["choices"], len(row["choices"]))
+            q, answer = row["question"], choices.index(row["choices"][row["answer"]])
+        else:
+            q, choices, answer = _any_item(rng)
+            while q in easy:
+                q, choices, answer = _any_item(rng)
+        added.append({"id": n, "question": q, "choices": choices, "answer": answer,
+                      "difficulty": "easy" if q in easy else "hard"})
+    return original + added
+
+
+def _any_item(rng: random.Random) -> tuple[str, list[str], int]:
+    """One question of a kind the original set asks: a one- or two-digit sum, a word fact or a successor."""
+    kind = rng.choice(["sum", "long_sum", "fact", "after"])
+    if kind == "sum":
+        return _sum_item(rng, rng.randint(1, 9), rng.randint(1, 9))
+    if kind == "long_sum":
+        return _sum_item(rng, rng.randint(11, 49), rng.randint(11, 49))
+    if kind == "fact":
+        return _mc(rng, *rng.choice(WORD_FACTS))
+    seq, what = rng.choice([(DAYS, "day"), (MONTHS, "month"), (LETTERS, "letter"), (NUMBER_WORDS, "number")])
+    return _after_item(rng, seq, rng.randrange(len(seq) - 1), what)
+
+
+def _original() -> list[dict[str, Any]]:
+    """The original 100 documents: 60 easy (facts in the tiny zoo's training text), 40 hard."""
     rng = random.Random(SEED)
     items: list[tuple[str, tuple[str, list[str], int]]] = []
     pairs = rng.sample([(a, b) for a in range(1, 10) for b in range(1, 10)], 30)

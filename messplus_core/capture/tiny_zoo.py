@@ -65,12 +65,13 @@ class TinySpec:
 
 
 def training_text() -> list[str]:
-    """The tiny models' training corpus: each easy demo item as the prompt lm-eval shows plus its answer."""
-    return [
+    """The tiny models' training corpus: each easy demo fact once, as the prompt lm-eval shows plus its answer
+    (in first-seen order; later demo items that re-ask a fact add nothing)."""
+    return list(dict.fromkeys(
         f"Question: {row['question']}\nAnswer: {row['choices'][row['answer']]}"
         for row in read_demo()
         if row["difficulty"] == "easy"
-    ]
+    ))
 
 
 def is_built(folder: Path) -> bool:
