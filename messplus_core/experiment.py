@@ -28,7 +28,8 @@ from .stream import Stream, make_stream, split_stream
 
 HISTORY_POINTS = 200
 #: What a router's `report()` may add to its results row.
-REPORT_COLUMNS = ("calibrated_value", "train_satisfaction", "train_cost_per_request", "train_feasible", "train_requests")
+REPORT_COLUMNS = ("calibrated_value", "train_satisfaction", "train_cost_per_request", "train_feasible", "train_requests",
+                  "change_resets", "blend_kappa")
 
 
 @dataclass(frozen=True)

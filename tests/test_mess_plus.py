@@ -206,3 +206,32 @@ def test_engine_charges_only_the_models_an_exploration_queries(data):
     assert (trace.served == 0).all() and trace.explored.all()
     labels, queried = router.labels[0]
     assert queried == [0, 2] and np.isnan(labels[1]) and labels[2] == stream.labels[0, 2]
+
+
+# -- the blend estimator -----------------------------------------------------------------------------------------
+
+def test_blend_factor_is_zero_without_signal_and_positive_with_it():
+    from messplus_core.routers.mess_plus import fit_blend_factor
+    rng = np.random.default_rng(0)
+    deviation = rng.normal(size=4000)
+    offset = np.zeros(4000)
+    noise = (rng.random(4000) < 0.5).astype(float)
+    assert fit_blend_factor(offset, deviation, noise) < 0.05
+    signal = (rng.random(4000) < 1 / (1 + np.exp(-0.6 * deviation))).astype(float)
+    assert fit_blend_factor(offset, deviation, signal) == pytest.approx(0.6, abs=0.1)
+    strong = (rng.random(4000) < 1 / (1 + np.exp(-3 * deviation))).astype(float)
+    assert fit_blend_factor(offset, deviation, strong) == 1.0  # capped: the head's deviations are only shrunk
+
+
+def test_blend_learns_a_factor_where_texts_carry_signal(data):
+    # features that encode each request's topic (which decides the labels in synthetic_frame)
+    topics = np.array([t.split(" on ")[1] for t in data.texts])
+    onehot = (topics[:, None] == np.unique(topics)[None, :]).astype(float)
+    features = np.hstack([onehot, np.zeros((data.n, 4))]) / 1.0
+    stream = make_stream(data, 42, "energy", 1.0, features)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
+    router = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.01,
+                                             "predictor": {"name": "mlp_head", "head": {}}})
+    trace = replay(router, stream)
+    assert router.policy.kappa > 0.2
+    assert trace.router_report["blend_kappa"] == router.policy.kappa

@@ -43,7 +43,8 @@ class MLPHead:
         return expit(hidden @ self.w2 + self.b2)
 
     def learn(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add one labelled example ((dim,), (n_outputs,) in {0,1}) and take `steps` SGD steps."""
+        """Add one labelled example ((dim,), (n_outputs,) in [0, 1], NaN where a model's label is unknown, e.g.
+        only the served model's on an exploited request) and take `steps` SGD steps."""
         self.buffer_x.append(np.asarray(x, dtype=np.float64))
         self.buffer_y.append(np.asarray(y, dtype=np.float64))
         n = len(self.buffer_x)
@@ -67,7 +68,8 @@ class MLPHead:
         pre = xs @ self.w1 + self.b1
         hidden = np.maximum(0.0, pre)
         prob = expit(hidden @ self.w2 + self.b2)
-        d_logits = (prob - y) / len(x)  # gradient of mean binary cross-entropy w.r.t. the logits
+        known = ~np.isnan(y)  # a label not observed (NaN) contributes no gradient
+        d_logits = np.where(known, prob - np.where(known, y, 0.0), 0.0) / len(x)  # d mean BCE / d logits
         d_hidden = (d_logits @ self.w2.T) * (pre > 0)
         grads = [xs.T @ d_hidden, d_hidden.sum(0), hidden.T @ d_logits, d_logits.sum(0)]
         for param, grad, vel in zip(self.params, grads, self.velocity):

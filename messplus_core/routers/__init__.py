@@ -23,9 +23,9 @@ def _mess_plus(ctx: RouterContext, params: dict[str, Any]) -> Router:
     except (TypeError, ValueError) as err:
         raise ConfigError(str(err)) from err
     predictor = None
-    if settings.estimator == "head":
+    if settings.estimator in ("head", "blend"):
         if ctx.features is None:
-            raise ValueError("MESS+ with estimator=head needs request embeddings (RouterContext.features).")
+            raise ValueError(f"MESS+ with estimator={settings.estimator} needs request embeddings (RouterContext.features).")
         pred = params["predictor"]
         predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
     return ReplayedMessPlus(ctx, MessPlus(settings, ctx.n_models, ctx.alpha, ctx.seed, predictor))
@@ -53,7 +53,7 @@ MESS_PLUS_ROUTERS = ("mess_plus", "mess_plus_paper")
 def needs_features(name: str, params: dict[str, Any]) -> bool:
     """Whether a router's decisions use request embeddings (the evaluate stage embeds texts only for these)."""
     if name in MESS_PLUS_ROUTERS:
-        return params.get("estimator", "head") == "head"
+        return params.get("estimator", "head") in ("head", "blend")
     return name in OFFLINE_ROUTERS
 
 

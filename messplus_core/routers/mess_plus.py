@@ -37,11 +37,13 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from scipy.special import expit
+
 from ..algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
 from ..predictors import Predictor
 from .base import EXPLORE, Explore, Router, RouterContext, Usage
 
-Estimator = Literal["head", "model_mean"]
+Estimator = Literal["head", "model_mean", "blend"]
 CostScale = Literal["raw", "shadow_price"]
 EnergyEstimate = Literal["running_mean", "last", "known"]
 REFERENCE_INITIAL_COST = 1.0  # the authors' simulator starts every cost estimate at 1 (J)
@@ -58,10 +60,14 @@ class MessPlusSettings:
        length at which the policy steps up to the next frontier model).
     c, explore_exponent: p_t = min(1, c / t^explore_exponent), t from 1 (paper eq. for p_t; 1/4 in 2025, 1/3 in 2024).
     forced_explorations: the first k requests always explore (every model gets a first observation).
-    estimator: `head` (the paper: a predictor over request embeddings trained on explorations)
-       or `model_mean` (each model's running mean satisfaction over all feedback, shrunk toward
+    estimator: `head` (the paper: a predictor over request embeddings trained on explorations),
+       `model_mean` (each model's running mean satisfaction over all feedback, shrunk toward
        the pooled mean with `prior_weight` observations, plus `optimism`*sqrt(max(s(1-s), variance_floor)/n)
-       on every model but the cheapest, capped at 1).
+       on every model but the cheapest, capped at 1), or `blend`: those means plus the head's
+       per-request deviation in logit space, times a factor kappa in [0, 1] fitted by maximum likelihood on
+       held-out feedback (each label scored before the head trains on it; the head trains on every label),
+       so per-request signal is used where it exists and ignored (kappa = 0) where it does not.
+    blend_refit_every: refit kappa after this many held-out labels (estimator=blend).
     cost_scale: `raw` (V*E_m) or `shadow_price` (V*E_m/lambda, lambda the frontier slope at alpha).
     bank: Q_0 = bank, plus V when `warm_start` (the queue starts at its operating point).
     feedback_z: with sparse feedback, the queue is read as Q + feedback_z*sqrt(n_fb (1-r) alpha (1-alpha)),
@@ -98,9 +104,10 @@ class MessPlusSettings:
     energy_prior: tuple[float, ...] | None = None
     change_window: int = 0
     change_z: float = 4.0
+    blend_refit_every: int = 50
 
     def __post_init__(self) -> None:
-        choices = {"estimator": ("head", "model_mean"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
+        choices = {"estimator": ("head", "model_mean", "blend"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
                    "explore_models": ("all", "frontier"), "explore_serve": ("largest", "best_estimate"),
                    "energy_estimate": ("running_mean", "last", "known")}
         for key, allowed in choices.items():
@@ -124,7 +131,7 @@ class MessPlusSettings:
         picked = {k: v for k, v in params.items() if k in keys and v is not None}
         if "energy_prior" in picked:
             picked["energy_prior"] = tuple(float(e) for e in picked["energy_prior"])
-        for key in ("forced_explorations", "change_window"):
+        for key in ("forced_explorations", "change_window", "blend_refit_every"):
             if key in picked:
                 picked[key] = int(picked[key])
         return cls(**picked)
@@ -174,8 +181,8 @@ class MessPlus:
 
     def __init__(self, settings: MessPlusSettings, n_models: int, alpha: float, seed: int,
                  predictor: Predictor | None = None) -> None:
-        if settings.estimator == "head" and predictor is None:
-            raise ValueError("mess_plus: estimator=head needs a predictor (conf/predictor).")
+        if settings.estimator in ("head", "blend") and predictor is None:
+            raise ValueError(f"mess_plus: estimator={settings.estimator} needs a predictor (conf/predictor).")
         prior = settings.energy_prior
         if prior is not None and len(prior) != n_models:
             raise ValueError(f"energy_prior has {len(prior)} values for {n_models} models.")
@@ -189,6 +196,11 @@ class MessPlus:
         self.estimate = list(prior) if prior is not None else [REFERENCE_INITIAL_COST] * n_models
         self.force_next = settings.forced_explorations
         self.resets = 0
+        # estimator=blend: the head's mean logit per model (to centre its deviations), held-out
+        # (mean logit, deviation, label) triples scored before the head learns each label, and kappa
+        self.logit_sum, self.logit_n = [0.0] * n_models, 0
+        self.held_out: deque = deque(maxlen=5000)
+        self.kappa = 0.0
 
     # -- the per-request API ------------------------------------------------------------------------
 
@@ -236,11 +248,18 @@ class MessPlus:
         self.n_feedback += 1
         self.q = queue_update(self.q, self.alpha, satisfied)
         observed = labels if labels is not None else {decision.serve: satisfied}
-        if s.estimator == "model_mean":
+        if s.estimator == "blend":
+            self._hold_out(np.asarray(features), observed)
+        if s.estimator in ("model_mean", "blend"):
             for m, label in observed.items():
                 self._add_label(m, float(label))
             if s.change_window and self._changed(observed):
                 self._reset()
+        if s.estimator == "blend":
+            y = np.full(self.m, np.nan)
+            y[list(observed)] = list(observed.values())
+            self.predictor.learn(np.asarray(features), y)
+            return self.predictor.steps
         if s.estimator == "head" and labels is not None and len(labels) == self.m:
             self.predictor.learn(np.asarray(features), np.array([labels[m] for m in range(self.m)]))
             return self.predictor.steps
@@ -252,6 +271,8 @@ class MessPlus:
         return {"settings": asdict(self.settings), "alpha": self.alpha, "t": self.t, "q": self.q,
                 "n_feedback": self.n_feedback, "rng": self.rng.bit_generator.state, "estimate": list(self.estimate),
                 "force_next": self.force_next, "resets": self.resets,
+                "blend": {"logit_sum": list(self.logit_sum), "logit_n": self.logit_n, "kappa": self.kappa,
+                          "held_out": [list(h) for h in self.held_out]},
                 "stats": {"sat_sum": list(st.sat_sum), "sat_n": list(st.sat_n), "cost_sum": list(st.cost_sum),
                           "cost_n": list(st.cost_n), "window": [list(w) for w in st.window]},
                 "predictor": self.predictor}
@@ -264,6 +285,9 @@ class MessPlus:
         self.stats = _Stats(list(st["sat_sum"]), list(st["sat_n"]), list(st["cost_sum"]), list(st["cost_n"]),
                             [deque(w, maxlen=max(self.settings.change_window, 1)) for w in st["window"]])
         self.predictor = state["predictor"]
+        blend = state["blend"]
+        self.logit_sum, self.logit_n, self.kappa = list(blend["logit_sum"]), blend["logit_n"], blend["kappa"]
+        self.held_out = deque((tuple(h) for h in blend["held_out"]), maxlen=self.held_out.maxlen)
 
     # -- estimates --------------------------------------------------------------------------------
 
@@ -271,6 +295,10 @@ class MessPlus:
         """(M,) estimated satisfaction of each model for this request."""
         if self.settings.estimator == "head":
             return self.predictor.predict(np.asarray(features)[None, :])[0].tolist()
+        if self.settings.estimator == "blend":
+            deviation = self._deviation(np.asarray(features), count=True)
+            base = self._optimistic_means() if self.settings.optimism_scope == "decisions" else self._shrunk_means()
+            return [float(expit(_logit(b) + self.kappa * d)) for b, d in zip(base, deviation)]
         if self.settings.optimism_scope == "explorations":
             return self._shrunk_means()
         return self._optimistic_means()
@@ -280,6 +308,23 @@ class MessPlus:
         pooled = self._pooled()
         return [(st.sat_sum[m] + w * pooled) / (st.sat_n[m] + w) if st.sat_n[m] + w > 0 else pooled
                 for m in range(self.m)]
+
+    def _deviation(self, features: np.ndarray, count: bool = False) -> list[float]:
+        """(M,) the head's logit for this request minus its mean logit so far (count: add it to that mean)."""
+        logits = [_logit(p) for p in self.predictor.predict(features[None, :])[0]]
+        if count:
+            self.logit_n += 1
+            self.logit_sum = [a + b for a, b in zip(self.logit_sum, logits)]
+        n = max(self.logit_n, 1)
+        return [h - total / n for h, total in zip(logits, self.logit_sum)]
+
+    def _hold_out(self, features: np.ndarray, observed: dict[int, float]) -> None:
+        """Score each new label before anything learns it, and refit kappa every `blend_refit_every` labels."""
+        deviation, means = self._deviation(features), self._shrunk_means()
+        for m, label in observed.items():
+            self.held_out.append((_logit(means[m]), deviation[m], float(label)))
+            if len(self.held_out) % self.settings.blend_refit_every == 0:
+                self.kappa = fit_blend_factor(*map(np.array, zip(*self.held_out)))
 
     def _pooled(self) -> float:
         """Mean satisfaction over every label of every model (alpha before any)."""
@@ -383,6 +428,32 @@ class MessPlus:
         self.resets += 1
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def fit_blend_factor(offset: np.ndarray, deviation: np.ndarray, label: np.ndarray, iterations: int = 20) -> float:
+    """kappa in [0, 1] maximising sum log-likelihood of `label` under sigmoid(offset + kappa * deviation).
+
+    A one-parameter logistic regression with a fixed offset (the model means in logit space), solved by
+    Newton's method and clipped to [0, 1]: 0 when the head's deviations carry no signal on held-out labels.
+    Inputs: (n,) arrays; labels in [0, 1].
+    """
+    kappa = 0.0
+    for _ in range(iterations):
+        p = expit(offset + kappa * deviation)
+        grad = float(deviation @ (label - p))
+        hess = float((deviation * deviation) @ (p * (1 - p)))
+        if hess <= 1e-12:
+            break
+        step = grad / hess
+        kappa = min(1.0, max(0.0, kappa + step))
+        if abs(step) < 1e-6:
+            break
+    return kappa
+
+
 class ReplayedMessPlus(Router):
     """Drives a `MessPlus` over a replayed stream through the engine's choose/observe interface.
 
@@ -392,8 +463,9 @@ class ReplayedMessPlus(Router):
     """
 
     def __init__(self, ctx: RouterContext, policy: MessPlus) -> None:
-        if policy.settings.estimator == "head" and ctx.features is None:
-            raise ValueError("MESS+ with estimator=head needs request embeddings (RouterContext.features).")
+        if policy.settings.estimator in ("head", "blend") and ctx.features is None:
+            raise ValueError(f"MESS+ with estimator={policy.settings.estimator} needs request embeddings "
+                             "(RouterContext.features).")
         self.ctx, self.policy = ctx, policy
         self.decisions: list[Decision] = []
         self.q_trace = np.zeros(ctx.n)
@@ -408,7 +480,7 @@ class ReplayedMessPlus(Router):
         self.decisions.append(d)
         self.p_trace[t] = d.p_t
         if not d.explored:
-            self.inferences[t] = float(self.policy.settings.estimator == "head")
+            self.inferences[t] = float(self.policy.settings.estimator in ("head", "blend"))
             return d.serve
         if d.queried == tuple(range(self.policy.m)) and d.serve == self.policy.m - 1:
             return EXPLORE
@@ -429,9 +501,9 @@ class ReplayedMessPlus(Router):
 
     def usage(self) -> Usage | None:
         """One predictor inference per exploited request; the predictor's steps per exploration with feedback."""
-        if self.policy.settings.estimator != "head":
+        if self.policy.settings.estimator not in ("head", "blend"):
             return None
         return Usage(inferences=self.inferences, train_steps=self.train_steps)
 
     def report(self) -> dict[str, float]:
-        return {"change_resets": float(self.policy.resets)}
+        return {"change_resets": float(self.policy.resets), "blend_kappa": self.policy.kappa}
