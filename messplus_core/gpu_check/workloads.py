@@ -22,11 +22,9 @@ if TYPE_CHECKING:
 
 def demo_requests(limit: int | None = None) -> list[list["Instance"]]:
     """The demo task's loglikelihood requests grouped by document (4 answer choices each), doc_id order."""
-    from lm_eval.tasks import get_task_dict
-
     from ..capture.lm_eval_runner import task_manager
 
-    task = get_task_dict(["demo"], task_manager(False))["demo"]
+    task = task_manager(False).load(["demo"])["tasks"]["demo"]
     task.build_all_requests(limit=limit, rank=0, world_size=1)
     by_doc: dict[int, list[Instance]] = {}
     for inst in task.instances:
