@@ -74,11 +74,21 @@ def tiny_models() -> dict[str, Any]:
     return {m.category: m for m in zoo.models}
 
 
-def capture_cmd(ctx: Context, out_dir: Path, *overrides: str, limit: int | None = None) -> list[str]:
+def capture_cmd(ctx: Context, out_dir: Path, *overrides: str, limit: int | None = None, zoo: str = "tiny") -> list[str]:
+    """The capture CLI on the demo benchmark; a `zoo` written by `write_zoo` is found through hydra.searchpath."""
+    search = [f"hydra.searchpath=[file://{ctx.work / 'conf'}]"] if zoo != "tiny" else []
     return [
-        sys.executable, str(ctx.repo / "capture" / "run.py"), "model_zoo=tiny", f"benchmark={BENCHMARK}",
-        f"limit={limit or ctx.limit}", f"out_dir={out_dir}", *overrides,
+        sys.executable, str(ctx.repo / "capture" / "run.py"), f"model_zoo={zoo}", f"benchmark={BENCHMARK}",
+        f"limit={limit or ctx.limit}", f"out_dir={out_dir}", *search, *overrides,
     ]
+
+
+def write_zoo(ctx: Context, name: str, models: list[dict[str, Any]]) -> Path:
+    """A model_zoo config `name` under <work>/conf/model_zoo/ (YAML is a superset of JSON), for capture_cmd(zoo=name)."""
+    path = ctx.work / "conf" / "model_zoo" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": name, "models": models}, indent=1))
+    return path
 
 
 def run_cli(cmd: list[str], what: str, timeout_s: float) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -251,11 +261,7 @@ def check_bitsandbytes(ctx: Context) -> Result:
         "source_bytes": sum(p.stat().st_size for p in Path(source.model).glob("*.safetensors")),
     }
     args = {"gpus": [0], "quantization": "bitsandbytes", "dtype": "bfloat16", "max_model_len": 256}
-    zoo_dir = ctx.work / "conf" / "model_zoo"
-    zoo_dir.mkdir(parents=True, exist_ok=True)
-    (zoo_dir / "tiny_bnb4.yaml").write_text(json.dumps(
-        {"name": "tiny_bnb4", "models": [{"category": "large", "model": str(saved), "cost_rank": 1, "backend_args": args}]}
-    ))
+    write_zoo(ctx, "tiny_bnb4", [{"category": "large", "model": str(saved), "cost_rank": 1, "backend_args": args}])
     lm = make_lm(ZooModel(category="large", model=str(saved), cost_rank=1, backend_args=args), str(saved), "hf", "cuda", 16)
     layers = [type(m).__name__ for m in lm.model.modules()]
     figures["linear4bit_layers_loaded"] = layers.count("Linear4bit")
@@ -264,9 +270,7 @@ def check_bitsandbytes(ctx: Context) -> Result:
     torch.cuda.empty_cache()
 
     out = ctx.work / "capture_bnb4"
-    cmd = capture_cmd(ctx, out, "device=cuda", f"hydra.searchpath=[file://{ctx.work / 'conf'}]")
-    cmd[2] = "model_zoo=tiny_bnb4"
-    _, figures["capture_s"] = run_cli(cmd, "capture of the 4-bit model", ctx.capture_timeout_s)
+    _, figures["capture_s"] = run_cli(capture_cmd(ctx, out, "device=cuda", zoo="tiny_bnb4"), "capture of the 4-bit model", ctx.capture_timeout_s)
     energy = energy_summary_one(out, "large")
     figures["energy"] = energy
     fp_dir = ctx.work / "capture_cuda" if (ctx.work / "capture_cuda" / f"{BENCHMARK}.csv").is_file() else ctx.work / "capture_cpu"
