@@ -34,16 +34,26 @@ TOL = 1e-4  # nats; float32 on CPU, padded batches (HFLM) vs one prompt at a tim
 
 @pytest.fixture(scope="module")
 def vllm_cls(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) -> Iterator[Any]:
-    """lm-eval's VLLM class, imported against the stand-in; vllm is gone from sys.modules and sys.path afterwards."""
+    """lm-eval's VLLM class, imported against the stand-in; vllm is gone from sys.modules and sys.path afterwards.
+
+    Torch runs on one thread meanwhile (as the tiny zoo's cpu_threads: 1): on
+    a busy two-core machine several threads spin-wait and make these tests
+    about 15 times slower.
+    """
+    import torch
+
     root = tmp_path_factory.mktemp("vllm_standin")
     vllm_standin.install(root)
     mp = pytest.MonkeyPatch()
     mp.syspath_prepend(str(root))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         from lm_eval.models.vllm_causallms import VLLM
 
         yield VLLM
     finally:
+        torch.set_num_threads(threads)
         mp.undo()
         for name in [n for n in sys.modules if n == "vllm" or n.startswith("vllm.") or n == "lm_eval.models.vllm_causallms"]:
             del sys.modules[name]
