@@ -162,6 +162,7 @@ def check_capture(ctx: Context) -> Result:
     """1: capture on CPU (labels = a plain lm-eval run's acc) and, with a GPU, on CUDA (labels = CPU's, energy > 0, NVML)."""
     from lm_eval import simple_evaluate
 
+    from ..capture.backends import cpu_threads
     from ..capture.lm_eval_runner import task_manager
 
     cpu_dir, cuda_dir = ctx.work / "capture_cpu", ctx.work / "capture_cuda"
@@ -169,10 +170,11 @@ def check_capture(ctx: Context) -> Result:
     problems: list[str] = []
     plain: dict[str, list[int]] = {}
     for cat, model in tiny_models().items():
-        res = simple_evaluate(
-            model="hf", model_args={"pretrained": model.model}, device="cpu", batch_size=16, tasks=[BENCHMARK],
-            limit=ctx.limit, task_manager=task_manager(False), bootstrap_iters=0, log_samples=True,
-        )
+        with cpu_threads(1):  # tiny models: one thread is fastest, and spares a shared machine's cores
+            res = simple_evaluate(
+                model="hf", model_args={"pretrained": model.model}, device="cpu", batch_size=16, tasks=[BENCHMARK],
+                limit=ctx.limit, task_manager=task_manager(False), bootstrap_iters=0, log_samples=True,
+            )
         theirs = {int(s["doc_id"]): float(s["acc"]) for s in res["samples"][BENCHMARK]}
         plain[cat] = compare.label_mismatches(compare.labels(cpu_dir, BENCHMARK, cat), theirs)
     figures["cpu_vs_plain_lm_eval_mismatched_doc_ids"] = plain
