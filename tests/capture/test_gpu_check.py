@@ -96,3 +96,18 @@ def test_gpu_check_without_a_gpu_runs_the_cpu_parts_and_exits_0(tmp_path: Path, 
     assert overhead["docs"] == 12 and overhead["device"] == "cpu" and math.isfinite(overhead["window_overhead_ratio"])
     assert overhead["docs_per_s_per_document"] > 0 and overhead["docs_per_s_batched"] > 0
     assert overhead["energy_source"].startswith("not measured")
+
+
+@pytest.mark.slow
+def test_check_5_kill_and_resume_passes_on_cpu(tmp_path: Path, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check 5's kill, rerun and comparisons (its GPU memory part aside) exercised with device=cpu."""
+    for key, value in capture_env(tiny_dir, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    ctx = checks.Context(repo=REPO, work=tmp_path, gpu=False, limit=5, kill_limit=30, overhead_docs=5,
+                         vllm_ll_tol=0.02, capture_timeout_s=300)
+    result = checks.check_kill_resume(ctx)
+    assert result.status == checks.PASS, result.summary
+    figures = result.figures
+    assert 0 < figures["docs_in_shard_at_kill"] < 30 and figures["baseline_used_mib"] is None
+    assert figures["label_diffs_vs_clean"] == {"small": [], "medium": [], "large": []}
+    assert any(f"{figures['docs_in_shard_at_kill']} reused" in line for line in figures["rerun_lines"])
