@@ -98,6 +98,8 @@ def test_parse_logprobs_slices_the_continuation_sums_and_checks_greedy(vllm_cls:
     assert vllm_cls._parse_logprobs(tokens, _output(lps), ctxlen=4) == (-1.5, False)
     assert vllm_cls._parse_logprobs(tokens[:4], _output(lps[:4]), ctxlen=3) == (-0.25, True)
     assert vllm_cls._parse_logprobs(tokens, _output(lps), ctxlen=1) == (-4.75, False)
+    # vLLM's FlatLogprobs (VLLM_FLAT_LOGPROBS) gives the first position as an empty dict, not None
+    assert vllm_cls._parse_logprobs(tokens, _output([{}, *lps[1:]]), ctxlen=3) == (-1.75, False)
 
 
 @pytest.mark.parametrize("category", ["small", "medium", "large"])
