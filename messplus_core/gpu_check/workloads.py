@@ -33,7 +33,7 @@ def demo_requests(limit: int | None = None) -> list[list["Instance"]]:
 
 
 def documents(groups: Sequence[list["Instance"]], n: int) -> list[list["Instance"]]:
-    """`n` documents, cycling through `groups` (the demo has 100, so 200 is each twice)."""
+    """`n` documents from `groups`, in order, starting over when `n` exceeds them."""
     return list(islice(cycle(groups), n))
 
 
