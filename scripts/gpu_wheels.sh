@@ -10,7 +10,10 @@
 # the device tool's 64 MiB per call. The image already has torch, transformers,
 # accelerate, nvidia-ml-py, pandas, pyarrow, scikit-learn, sacrebleu, jinja2,
 # rich, httpx (see /work/.library/device/KINDS.md); pip never resolves
-# dependencies here, so every missing one is named below.
+# dependencies here, so every missing one is named below. Not verified there:
+# datasets 5.2 asks for pyarrow >= 24 and huggingface-hub >= 1.31 (the image's
+# hub is 1.33; its pyarrow version is not recorded). If `import datasets` fails
+# there, carry a pyarrow wheel (about 40 MiB) with --no-bitsandbytes.
 #
 # On the GPU machine (no network), before the check:
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -22,7 +25,7 @@ with_bnb=1
 for arg in "$@"; do
     case "$arg" in
         --no-bitsandbytes) with_bnb=0 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "gpu_wheels: unknown option $arg (known: --no-bitsandbytes)" >&2; exit 2 ;;
     esac
 done
