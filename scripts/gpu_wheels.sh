@@ -25,7 +25,7 @@ with_bnb=1
 for arg in "$@"; do
     case "$arg" in
         --no-bitsandbytes) with_bnb=0 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "gpu_wheels: unknown option $arg (known: --no-bitsandbytes)" >&2; exit 2 ;;
     esac
 done
