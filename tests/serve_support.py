@@ -102,17 +102,14 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 
 def start_stubs(data_dir: Path, benchmark: str = "arc_challenge", zoo_name: str = "llama3",
-                delay_s: float = 0.0) -> tuple[dict[str, str], list[subprocess.Popen]]:
-    urls, procs = {}, []
-    for cat in CATS:
-        port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "messplus_core.serve.stub", "--data-dir", str(data_dir), "--benchmark",
-                                       benchmark, "--zoo", zoo_name, "--category", cat, "--port", str(port),
-                                       "--delay-s", str(delay_s)], cwd=REPO, stderr=subprocess.PIPE))
-        urls[cat] = f"http://127.0.0.1:{port}/v1"
-    for proc, url in zip(procs, urls.values()):
-        wait_ready(url.removesuffix("/v1") + "/docs", proc)
-    return urls, procs
+                delay_s: float = 0.0) -> tuple[dict[str, str], subprocess.Popen]:
+    """One stub process serving every category at /<category>/v1; returns ({category: base URL}, process)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "messplus_core.serve.stub", "--data-dir", str(data_dir), "--benchmark",
+                             benchmark, "--zoo", zoo_name, "--port", str(port), "--delay-s", str(delay_s)],
+                            cwd=REPO, stderr=subprocess.PIPE)
+    wait_ready(f"http://127.0.0.1:{port}/small/docs", proc)
+    return {cat: f"http://127.0.0.1:{port}/{cat}/v1" for cat in CATS}, proc
 
 
 def start_gateway(urls: dict[str, str], state_dir: Path, *overrides: str, port: int | None = None,

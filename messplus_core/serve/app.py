@@ -11,12 +11,15 @@ Endpoints:
 - GET /v1/requests/{id} (bearer token), GET /v1/router/state, GET /metrics (Prometheus), GET /health.
 
 Concurrency: the decision (t, exploration draw, argmin, log append) runs under one asyncio lock; backend
-calls run outside it, concurrently on an exploration. Streaming (`stream: true`) is refused with 400.
+calls run outside it, concurrently on an exploration. A completion with an `Idempotency-Key` header is decided
+once: a retry (after a dropped connection or a gateway restart) re-runs the logged decision's backends and
+charges its costs once. Streaming (`stream: true`) is refused with 400.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 import uuid
@@ -32,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel
 
 from .backends import ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call
-from .service import FeedbackError, RouterService
+from .service import FeedbackError, RouterService, decision_from_payload
 
 ROUTED_MODEL = "messplus"
 
@@ -119,8 +122,9 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
         if not secrets.compare_digest(given.encode(), settings.token.encode()):
             raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer <token>).")
 
-    async def finish(rid: str, tasks: dict[int, asyncio.Task], explored: bool) -> dict[int, CallResult]:
-        """Wait for every queried backend, then log their costs (and an exploration's outputs) under the lock."""
+    async def finish(rid: str, tasks: dict[int, asyncio.Task], explored: bool, record: bool) -> dict[int, CallResult]:
+        """Wait for every queried backend, then log their costs (and an exploration's outputs) under the lock.
+        record=False: a retried request whose costs are already in the log (they count once)."""
         done: dict[int, CallResult] = {}
         errors: dict[str, str] = {}
         for m, task in tasks.items():
@@ -128,21 +132,27 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                 done[m] = await task
             except BackendError as err:
                 errors[categories[m]] = str(err)
-        async with lock:
-            service.record_costs(rid, {m: r.cost for m, r in done.items()},
-                                 {"cost_kind": settings.cost, "seconds": {categories[m]: r.seconds for m, r in done.items()},
-                                  "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors})
-            if explored:
-                service.record_outputs(rid, {categories[m]: r.body for m, r in done.items()})
+        if record:
+            async with lock:
+                service.record_costs(rid, {m: r.cost for m, r in done.items()},
+                                     {"cost_kind": settings.cost, "seconds": {categories[m]: r.seconds for m, r in done.items()},
+                                      "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors})
+                if explored:
+                    service.record_outputs(rid, {categories[m]: r.body for m, r in done.items()})
         return done
 
-    async def routed(path: str, body: dict[str, Any]) -> Response:
-        rid = "mp-" + uuid.uuid4().hex
+    async def routed(path: str, body: dict[str, Any], key: str | None) -> Response:
+        """Decide (once per Idempotency-Key: a retry re-runs the logged decision's backends), call, answer."""
+        rid = "mp-" + (hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex)
         async with lock:
-            d = service.decide(rid, {"endpoint": path})
+            logged = service.decision_event(rid) if key else None
+            if logged is None:
+                d, record = service.decide(rid, {"endpoint": path, "idempotency_key": key}), True
+            else:
+                d, record = decision_from_payload(logged[0]), not service.has_costs(rid)
         tasks = {m: asyncio.create_task(call(http_client(), settings.backends[m], path, body, settings.cost,
                                              settings.backend_timeout_s)) for m in d.queried}
-        finisher = asyncio.create_task(finish(rid, tasks, d.explored))
+        finisher = asyncio.create_task(finish(rid, tasks, d.explored, record))
         pending.add(finisher)
         finisher.add_done_callback(pending.discard)
         try:
@@ -158,8 +168,8 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
             return JSONResponse({"error": {"message": str(err), "type": "backend_error", "request_id": rid}}, status_code=502,
                                 headers={"X-MessPlus-Request-Id": rid})
         complete = len(results) == len(d.queried)
-        info = {"request_id": rid, "routed": True, "t": d.t, "explored": d.explored, "p_t": d.p_t, "Q": d.q,
-                "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
+        info = {"request_id": rid, "routed": True, "retried": logged is not None, "t": d.t, "explored": d.explored,
+                "p_t": d.p_t, "Q": d.q, "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
                 "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried],
                 "cost": sum(r.cost for r in results.values()), "cost_complete": complete,
                 "cost_per_model": {categories[m]: r.cost for m, r in results.items()},
@@ -176,7 +186,7 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                         "X-MessPlus-S-Hat": json.dumps(info["s_hat"])}
         return JSONResponse(body, headers=headers)
 
-    async def completions(path: str, request: Request) -> Response:
+    async def completions(path: str, request: Request, key: str | None) -> Response:
         try:
             body = await request.json()
         except json.JSONDecodeError as err:
@@ -187,7 +197,7 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
             raise HTTPException(400, "stream=true is not supported by the MESS+ gateway yet; send stream=false.")
         model = body["model"]
         if model == ROUTED_MODEL:
-            return await routed(path, body)
+            return await routed(path, body, key)
         if model not in by_name:
             raise HTTPException(404, f"unknown model {model!r}: use {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
         try:
@@ -198,12 +208,12 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                                 "energy_note": ENERGY_NOT_MEASURED})
 
     @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
-        return await completions("/chat/completions", request)
+    async def chat(request: Request, idempotency_key: str | None = Header(None)) -> Response:
+        return await completions("/chat/completions", request, idempotency_key)
 
     @app.post("/v1/completions")
-    async def text(request: Request) -> Response:
-        return await completions("/completions", request)
+    async def text(request: Request, idempotency_key: str | None = Header(None)) -> Response:
+        return await completions("/completions", request, idempotency_key)
 
     @app.post("/v1/feedback")
     async def feedback(fb: Feedback, authorization: str | None = Header(None),

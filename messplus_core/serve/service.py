@@ -182,6 +182,10 @@ class RouterService:
             return None
         return json.loads(row[0]), row[1]
 
+    def has_costs(self, rid: str) -> bool:
+        """Whether request `rid`'s costs are in the log."""
+        return self.log.db.execute("SELECT 1 FROM events WHERE request_id = ? AND kind = 'costs'", (rid,)).fetchone() is not None
+
     # -- the live API --------------------------------------------------------------------------------
 
     def decide(self, rid: str, info: dict[str, Any] | None = None) -> Decision:

@@ -5,19 +5,25 @@ text, and answers with that row's captured outcome for its model: `messplus_labe
 `messplus_cost` (the captured cost in `cost` units: energy J or time s, so the gateway's `cost=reported` charges
 exactly what the replay charges), and `messplus_doc_id`. No model runs; `usage` counts whitespace tokens.
 
-    python -m messplus_core.serve.stub --data-dir DIR --benchmark arc_challenge --zoo tiny --category small --port 8001
+    python -m messplus_core.serve.stub --data-dir DIR --benchmark arc_challenge --zoo llama3 --port 8001
+    (every category at http://127.0.0.1:8001/<category>/v1; --category small serves one at /v1)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
+from omegaconf import OmegaConf
 
-from ..capture_data import CaptureData, CostKind
+from ..capture_data import CaptureData, CaptureError, CostKind, load_capture
+from ..zoo import BenchmarkSpec, ModelZoo
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -60,7 +66,6 @@ def create_stub(data: CaptureData, category: str, cost: CostKind = "energy", del
     async def handle(request: Request, chat: bool) -> dict[str, Any]:
         body = await request.json()
         if delay_s:
-            import asyncio
             await asyncio.sleep(delay_s)
         return answer(body, chat)
 
@@ -75,30 +80,34 @@ def create_stub(data: CaptureData, category: str, cost: CostKind = "energy", del
     return app
 
 
+def create_stubs(data: CaptureData, cost: CostKind = "energy", delay_s: float = 0.0) -> FastAPI:
+    """Every zoo model's stub in one app: category `c` answers under `/<c>/v1/...`."""
+    app = FastAPI(title=f"capture stubs: {data.benchmark}")
+    for cat in data.categories:
+        app.mount(f"/{cat}", create_stub(data, cat, cost, delay_s))
+    return app
+
+
 def main() -> None:
-    import uvicorn
-    from omegaconf import OmegaConf
-
-    from ..capture_data import load_capture
-    from ..zoo import BenchmarkSpec, ModelZoo
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--benchmark", required=True)
     parser.add_argument("--zoo", default="llama3", help="conf/model_zoo/<zoo>.yaml")
-    parser.add_argument("--category", required=True)
+    parser.add_argument("--category", default="all", help="one zoo category (at /v1), or all (each at /<category>/v1)")
     parser.add_argument("--cost", default="energy", choices=("energy", "time"))
-    parser.add_argument("--delay-s", type=float, default=0.0)
+    parser.add_argument("--delay-s", type=float, default=0.0, help="simulated inference time per request")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    from pathlib import Path
     conf = Path(__file__).resolve().parents[2] / "conf"
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(OmegaConf.load(conf / "model_zoo" / f"{args.zoo}.yaml"), resolve=True))
-    bench = OmegaConf.load(conf / "benchmark" / f"{args.benchmark}.yaml")
-    spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(bench))
-    data = load_capture(args.data_dir, spec, zoo, args.cost)
-    uvicorn.run(create_stub(data, args.category, args.cost, args.delay_s), host=args.host, port=args.port, log_level="warning")
+    spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(OmegaConf.load(conf / "benchmark" / f"{args.benchmark}.yaml")))
+    try:
+        data = load_capture(args.data_dir, spec, zoo, args.cost)
+    except CaptureError as err:
+        raise SystemExit(f"stub: {err}") from err
+    app = create_stubs(data, args.cost, args.delay_s) if args.category == "all" else create_stub(data, args.category, args.cost, args.delay_s)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
