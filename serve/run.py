@@ -23,6 +23,7 @@ log = logging.getLogger("messplus.serve")
 
 @hydra.main(version_base=None, config_path="../conf", config_name="serve")
 def main(cfg: DictConfig) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per backend call otherwise
     conf = OmegaConf.to_container(cfg, resolve=True)
     try:
         zoo, policy, gateway = settings_from_config(conf)
