@@ -156,3 +156,32 @@ def test_sigkill_mid_run_loses_nothing(tmp_path: Path) -> None:
     feedback = [rid for _, _, rid, _, _ in recovered.log.events(kinds=("feedback",))]
     assert len(feedback) == len(set(feedback)) == int(stream.feedback.sum())  # none lost, none twice
     assert np.all([p["t"] for _, _, _, p, _ in recovered.log.events(kinds=("decision",))] == np.arange(1, stream.n + 1))
+
+
+def test_loadgen_cli_writes_the_evaluate_row(tmp_path: Path) -> None:
+    """serve/loadgen.py against a real gateway process: one results.csv row in the evaluate stage's columns."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from evaluate_support import REPO
+    from messplus_core.experiment import RunSpec, summarize
+    from messplus_core.engine import Trace
+
+    data_dir, data = synthetic_capture(tmp_path / "capture", n=80)
+    urls, stub = start_stubs(data_dir)
+    url, proc = start_gateway(urls, tmp_path / "state", "explore_wait=all", "alpha=0.5")
+    try:
+        out = subprocess.run([sys.executable, "serve/loadgen.py", f"data_dir={data_dir}", "benchmark=arc_challenge", "seed=44",
+                              f"url={url}", "feedback_rate=0.5", "clients=2", "feedback_delay_s=0.02", "max_requests=60",
+                              f"hydra.run.dir={tmp_path}/lg"], cwd=REPO, env={**__import__("os").environ, "MESSPLUS_TOKEN": "secret"},
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        stop([proc, stub])
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = pd.read_csv(tmp_path / "lg" / "results.csv").iloc[0]
+    spec = RunSpec("arc_challenge", "mess_plus", 0.5, 44)
+    empty = Trace(*(np.zeros(1, dtype=np.int8),) * 3, *(np.zeros(1),) * 3)
+    assert set(summarize(spec, empty, CATS, "energy")) <= set(row.index)  # every evaluate column
+    assert row["n_requests"] == 60 and row["scenario"] == "live" and row["live_errors"] == 0 and row["feedback_rate"] == 0.5
