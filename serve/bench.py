@@ -18,8 +18,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
-REPO = Path(__file__).resolve().parents[1]
+from messplus_core.capture_data import load_capture
+from messplus_core.serve.local import REPO, start_gateway, start_stubs, stop
+from messplus_core.zoo import BenchmarkSpec, ModelZoo
 
 
 async def measure(url: str, bodies: list[dict], clients: int) -> dict:
@@ -41,40 +44,27 @@ async def measure(url: str, bodies: list[dict], clients: int) -> dict:
 
 
 def main() -> None:
-    import sys
-
-    sys.path.insert(0, str(REPO / "tests"))
-    from serve_support import free_port, start_stubs, stop, wait_ready  # the tests' process helpers
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--benchmark", default="arc_challenge")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--stub-delay-s", type=float, default=0.0)
     args = parser.parse_args()
-    from omegaconf import OmegaConf
-
-    from messplus_core.capture_data import load_capture
-    from messplus_core.zoo import BenchmarkSpec, ModelZoo
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(OmegaConf.load(REPO / "conf/model_zoo/llama3.yaml"), resolve=True))
     spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(OmegaConf.load(REPO / f"conf/benchmark/{args.benchmark}.yaml")))
     data = load_capture(args.data_dir, spec, zoo, "time")
     bodies = [{"model": "messplus", "max_tokens": 16, "messages": [{"role": "user", "content": data.texts[i]}],
                "metadata": {"doc_id": str(data.doc_ids[i])}} for i in range(min(args.requests, data.n))]
     urls, stub = start_stubs(Path(args.data_dir), args.benchmark, delay_s=args.stub_delay_s)
-    port = free_port()
-    import subprocess
     with tempfile.TemporaryDirectory() as state:
-        gw = subprocess.Popen([sys.executable, "serve/run.py", f"port={port}", f"state_dir={state}", "auth=none", "cost=time",
-                               f"hydra.run.dir={state}/h", *(f"backends.{c}={u}" for c, u in urls.items())], cwd=REPO)
+        gateway, gw = start_gateway(urls, Path(state), "cost=time", token=None)
         try:
-            wait_ready(f"http://127.0.0.1:{port}/health", gw)
             rows = []
             for clients in (1, 8):
                 direct = asyncio.run(measure(urls["small"] + "/chat/completions", [b | {"model": "small"} for b in bodies], clients))
-                routed = asyncio.run(measure(f"http://127.0.0.1:{port}/v1/chat/completions", bodies, clients))
+                routed = asyncio.run(measure(gateway + "/chat/completions", bodies, clients))
                 rows += [{"clients": clients, "target": "stub directly", **direct}, {"clients": clients, "target": "gateway (messplus)", **routed}]
-            state_now = httpx.get(f"http://127.0.0.1:{port}/v1/router/state").json()
+            state_now = httpx.get(gateway + "/router/state").json()
         finally:
             stop([gw, stub])
     table = pd.DataFrame(rows)

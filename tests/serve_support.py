@@ -6,12 +6,7 @@ Subprocess: `python serve/run.py` and `python -m messplus_core.serve.stub` on fr
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +19,9 @@ from messplus_core.capture_data import CaptureData, load_capture
 from messplus_core.routers.mess_plus import MessPlusSettings
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
+from messplus_core.serve import local
 from messplus_core.serve.eventlog import EventLog
+from messplus_core.serve.local import stop  # noqa: F401 - re-exported for the tests
 from messplus_core.serve.service import RouterService
 from messplus_core.serve.stub import create_stub
 from messplus_core.zoo import BenchmarkSpec, ModelZoo
@@ -82,53 +79,11 @@ def in_process(data: CaptureData, state: Path, seed: int = 42, alpha: float = 0.
     return InProcess(service, client, backend_client)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
-
-
-def start_stubs(data_dir: Path, benchmark: str = "arc_challenge", zoo_name: str = "llama3",
-                delay_s: float = 0.0) -> tuple[dict[str, str], subprocess.Popen]:
-    """One stub process serving every category at /<category>/v1; returns ({category: base URL}, process)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "messplus_core.serve.stub", "--data-dir", str(data_dir), "--benchmark",
-                             benchmark, "--zoo", zoo_name, "--port", str(port), "--delay-s", str(delay_s)],
-                            cwd=REPO, stderr=subprocess.PIPE)
-    wait_ready(f"http://127.0.0.1:{port}/small/docs", proc)
-    return {cat: f"http://127.0.0.1:{port}/{cat}/v1" for cat in CATS}, proc
-
-
 def start_gateway(urls: dict[str, str], state_dir: Path, *overrides: str, port: int | None = None,
                   token: str = "secret") -> tuple[str, subprocess.Popen]:
-    port = port or free_port()
-    args = [sys.executable, "serve/run.py", f"port={port}", f"state_dir={state_dir}", f"V={V}", f"c={C}", "cost=reported",
-            f"hydra.run.dir={state_dir}/hydra", *(f"backends.{c}={u}" for c, u in urls.items()), *overrides]
-    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "MESSPLUS_TOKEN": token}, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    wait_ready(base + "/health", proc)
-    return base + "/v1", proc
+    """The gateway process with the tests' V, c and cost=reported (the capture's energy, as the replay charges)."""
+    return local.start_gateway(urls, state_dir, f"V={V}", f"c={C}", "cost=reported", *overrides, port=port, token=token)
 
 
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def start_stubs(data_dir: Path, delay_s: float = 0.0) -> tuple[dict[str, str], subprocess.Popen]:
+    return local.start_stubs(data_dir, "arc_challenge", "llama3", CATS, delay_s)

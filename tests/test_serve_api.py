@@ -14,9 +14,11 @@ import openai
 import pytest
 
 from evaluate_support import REPO
+from messplus_core.serve.app import GatewaySettings, create_app
+from messplus_core.serve.backends import backends_from_mapping
 from messplus_core.serve.config import settings_from_config
 from messplus_core.zoo import ConfigError
-from serve_support import in_process, synthetic_capture
+from serve_support import CATS, in_process, synthetic_capture
 
 AUTH = {"Authorization": "Bearer secret"}
 
@@ -218,3 +220,23 @@ def test_cli_refuses_to_start_without_token(tmp_path: Path) -> None:
     assert proc.returncode == 2
     out = proc.stdout + proc.stderr  # Hydra logs to stdout
     assert "MESSPLUS_TOKEN is empty" in out and "Traceback" not in out
+
+
+def test_backend_down_answers_502_and_moves_nothing(data, tmp_path: Path) -> None:
+    """Every backend refuses the connection: 502 naming it; the decision is logged (t advances), no cost is
+    invented, no queue update."""
+    async def go():
+        gw = in_process(data, tmp_path)
+        down = backends_from_mapping(CATS, {c: "http://127.0.0.1:9/v1" for c in CATS}, {c: c for c in CATS}, {}, "reported")
+        app = create_app(gw.service, GatewaySettings(down, "reported", None, 5.0, "all"))
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+                resp = await client.post("/v1/chat/completions", json=ask(1))
+            assert resp.status_code == 502 and "backend" in resp.json()["error"]["message"]
+            view = gw.service.request_view(resp.headers["X-MessPlus-Request-Id"])
+            assert view["costs"] == {} and set(view["cost_details"]["errors"]) == set(CATS)
+            assert gw.service.router_state()["queried"] == {c: 0 for c in CATS}
+            assert gw.service.policy.t == 1 and gw.service.policy.n_feedback == 0
+        finally:
+            await gw.aclose()
+    asyncio.run(go())
