@@ -185,3 +185,35 @@ def test_loadgen_cli_writes_the_evaluate_row(tmp_path: Path) -> None:
     empty = Trace(*(np.zeros(1, dtype=np.int8),) * 3, *(np.zeros(1),) * 3)
     assert set(summarize(spec, empty, CATS, "energy")) <= set(row.index)  # every evaluate column
     assert row["n_requests"] == 60 and row["scenario"] == "live" and row["live_errors"] == 0 and row["feedback_rate"] == 0.5
+
+
+def test_a_decision_that_cannot_be_logged_never_happened(tmp_path: Path) -> None:
+    """The log is the truth: if appending a decision fails (disk full, ...), the router is as before it."""
+    import sqlite3
+
+    service = RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))
+    service.decide("mp-1")
+    before = service.state_dict()
+    append = service.log.append
+
+    def failing(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    service.log.append = failing
+    with pytest.raises(sqlite3.OperationalError):
+        service.decide("mp-2")
+    assert service.state_dict() == before
+    service.log.append = append
+    assert service.decide("mp-2").t == 2
+    reopened = RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))
+    assert reopened.state_dict() == service.state_dict()
+
+
+def test_state_written_with_another_config_is_refused(tmp_path: Path) -> None:
+    from messplus_core.zoo import ConfigError
+
+    RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite")).decide("mp-1")
+    with pytest.raises(ConfigError, match=r"other \['alpha'\]"):
+        RouterService.open(policy_settings(), CATS, 0.6, 42, EventLog(tmp_path / "events.sqlite"))
+    with pytest.raises(ConfigError, match=r"other \['settings'\]"):
+        RouterService.open(policy_settings(V=50.0), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -190,8 +191,13 @@ class RouterService:
 
     def decide(self, rid: str, info: dict[str, Any] | None = None) -> Decision:
         """Route request `rid` (a fresh id): decide, log, apply. info: extra fields kept in the log (endpoint, ...)."""
+        before = self.policy.state_dict()
         d = self.policy.decide()  # the policy's own step (t, coin, argmin); logged before anyone sees it
-        self._append("decision", rid, {**decision_payload(d), **(info or {})})
+        try:
+            self._append("decision", rid, {**decision_payload(d), **(info or {})})
+        except sqlite3.Error:
+            self.policy.load_state_dict(before)  # not logged: as if never decided (the log stays the truth)
+            raise
         return d
 
     def record_costs(self, rid: str, costs: dict[int, float], details: dict[str, Any] | None = None, final: bool = True) -> None:
