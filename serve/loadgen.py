@@ -40,7 +40,8 @@ async def drive(cfg: dict, out_dir: Path) -> dict:
     stream = make_stream(data, int(cfg["seed"]), cfg["cost"], float(cfg["feedback_rate"]))
     settings = LoadSettings(url=cfg["url"].rstrip("/"), token=os.environ.get(cfg["token_env"]) or None, clients=int(cfg["clients"]),
                             feedback_delay_s=float(cfg["feedback_delay_s"]), max_requests=cfg["max_requests"],
-                            max_seconds=float(cfg["max_seconds"]), seed=int(cfg["seed"]), endpoint=cfg["endpoint"])
+                            max_seconds=float(cfg["max_seconds"]), seed=int(cfg["seed"]), endpoint=cfg["endpoint"],
+                            send_labels=bool(cfg["send_labels"]))
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=max(16, 2 * settings.clients))) as client:
         try:
             state = (await client.get(settings.url + "/router/state")).json()

@@ -67,13 +67,13 @@ class InProcess:
 
 def in_process(data: CaptureData, state: Path, seed: int = 42, alpha: float = 0.5, token: str | None = "secret",
                explore_wait: str = "all", snapshot_every: int = 1000, ttl: float = 86400.0,
-               settings: MessPlusSettings | None = None) -> InProcess:
+               settings: MessPlusSettings | None = None, grader: str = "none") -> InProcess:
     """The gateway over stub backends of `data`, all in this process; cost=reported (the capture's energy)."""
     mounts = {f"http://{cat}": httpx.ASGITransport(app=create_stub(data, cat, "energy")) for cat in CATS}
     backend_client = httpx.AsyncClient(mounts=mounts)
     backends = backends_from_mapping(CATS, {c: f"http://{c}/v1" for c in CATS}, {c: c for c in CATS}, {}, "reported")
     service = RouterService.open(settings or policy_settings(), CATS, alpha, seed, EventLog(state / "events.sqlite"),
-                                 snapshot_every, ttl)
+                                 snapshot_every, ttl, grader)
     app = create_app(service, GatewaySettings(backends, "reported", token, 30.0, explore_wait), backend_client)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30)
     return InProcess(service, client, backend_client)

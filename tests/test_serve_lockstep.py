@@ -28,11 +28,12 @@ def offline(data: CaptureData, seed: int, rate: float, alpha: float):
     return stream, router, trace, summarize(spec, trace, data.categories, "energy")
 
 
-def live(data: CaptureData, stream, state: Path, seed: int, alpha: float):
+def live(data: CaptureData, stream, state: Path, seed: int, alpha: float, grader: str = "none"):
     async def go():
-        gw = in_process(data, state, seed=seed, alpha=alpha)
+        gw = in_process(data, state, seed=seed, alpha=alpha, grader=grader)
         try:
-            run = await run_load(gw.client, data, stream, LoadSettings(url=gw.url, token="secret", seed=seed))
+            run = await run_load(gw.client, data, stream, LoadSettings(url=gw.url, token="secret", seed=seed,
+                                                                       send_labels=grader == "none"))
             state_view = (await gw.client.get("/v1/router/state")).json()
             return run, gw.service.state_dict(), state_view
         finally:
@@ -40,9 +41,9 @@ def live(data: CaptureData, stream, state: Path, seed: int, alpha: float):
     return asyncio.run(go())
 
 
-def assert_lockstep(data: CaptureData, tmp_path: Path, seed: int, rate: float, alpha: float) -> None:
+def assert_lockstep(data: CaptureData, tmp_path: Path, seed: int, rate: float, alpha: float, grader: str = "none") -> None:
     stream, router, trace, row = offline(data, seed, rate, alpha)
-    run, live_state, view = live(data, stream, tmp_path / f"s{seed}_r{rate}", seed, alpha)
+    run, live_state, view = live(data, stream, tmp_path / f"s{seed}_r{rate}", seed, alpha, grader)
     assert not run.errors
     steps = range(stream.n)
     assert [run.t[i] for i in steps] == list(range(1, stream.n + 1))
@@ -69,6 +70,13 @@ def assert_lockstep(data: CaptureData, tmp_path: Path, seed: int, rate: float, a
 def test_lockstep_equals_replay_synthetic(tmp_path: Path, seed: int, rate: float) -> None:
     _, data = synthetic_capture(tmp_path / "capture", n=150)
     assert_lockstep(data, tmp_path, seed, rate, alpha=0.7)
+
+
+def test_lockstep_with_the_gateways_grader(tmp_path: Path) -> None:
+    """grader=reported: the client sends only `satisfied`; exploration labels come from the stubs' answers
+    (the capture's ground truth), and the run still equals the replay, which reveals every queried label."""
+    _, data = synthetic_capture(tmp_path / "capture", n=150)
+    assert_lockstep(data, tmp_path, 43, 0.5, alpha=0.7, grader="reported")
 
 
 @pytest.mark.parametrize("rate", [1.0, 0.2])

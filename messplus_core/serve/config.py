@@ -49,6 +49,9 @@ def settings_from_config(cfg: dict[str, Any]) -> tuple[ModelZoo, MessPlusSetting
     wait = cfg.get("explore_wait", "served")
     if wait not in ("served", "all"):
         raise ConfigError(f"serve: explore_wait must be served or all, got {wait!r}.")
+    if cfg.get("grader", "none") == "reported" and wait != "all":
+        raise ConfigError("serve: grader=reported reads the labels from the logged answers of an exploration; "
+                          "set explore_wait=all so they are logged before the client can send feedback.")
     gateway = GatewaySettings(backends=backends, cost=cfg.get("cost", "time"), token=token,
                               backend_timeout_s=float(cfg.get("backend_timeout_s", 600)), explore_wait=wait)
     return zoo, policy, gateway
@@ -58,4 +61,5 @@ def open_service(cfg: dict[str, Any], zoo: ModelZoo, policy: MessPlusSettings) -
     """The router service over `<state_dir>/events.sqlite`: fresh, or recovered from its snapshot and events."""
     log = EventLog(Path(cfg["state_dir"]) / EVENT_LOG, cfg.get("synchronous", "NORMAL"))
     return RouterService.open(policy, tuple(zoo.categories), float(cfg["alpha"]), int(cfg["seed"]), log,
-                              int(cfg.get("snapshot_every", 1000)), float(cfg.get("feedback_ttl_s", 86400)))
+                              int(cfg.get("snapshot_every", 1000)), float(cfg.get("feedback_ttl_s", 86400)),
+                              cfg.get("grader", "none"))

@@ -40,6 +40,7 @@ class LoadSettings:
     seed: int = 42  # stream order, feedback mask and feedback delays
     endpoint: str = "chat"  # chat | completions
     max_tokens: int = 16
+    send_labels: bool = True  # False: per-model labels come from the gateway's grader (grader=reported)
 
 
 @dataclass
@@ -84,7 +85,7 @@ async def run_load(client: httpx.AsyncClient, data: CaptureData, stream: Stream,
             await asyncio.sleep(delay)
         served = run.served[i]
         fb: dict[str, Any] = {"request_id": run.request_id[i], "satisfied": float(stream.labels[i, served]), "source": "loadgen"}
-        if run.explored[i]:
+        if run.explored[i] and settings.send_labels:
             fb["labels"] = {categories[m]: float(stream.labels[i, m]) for m in run.queried[i]}
         resp = await client.post(settings.url + "/feedback", json=fb, headers=headers)
         if resp.status_code != 200:

@@ -70,11 +70,16 @@ class RouterService:
     """MESS+ over one zoo (`categories`, cheapest first) at SLA target `alpha`, with its event log.
 
     snapshot_every: store the router state every K events (K >= 1). feedback_ttl_s: feedback for a request
-    older than this (s since its decision) is refused with 410 and never updates anything.
+    older than this (s since its decision) is refused with 410 and never updates anything. grader: where an
+    exploration's per-model labels come from when the feedback carries none: `none` (then only the served
+    model's satisfaction is learnt) or `reported` (each queried backend's `messplus_label` in its logged
+    answer: the capture stub's ground truth; needs explore_wait=all so answers are logged before the response).
     """
 
     def __init__(self, settings: MessPlusSettings, categories: tuple[str, ...], alpha: float, seed: int,
-                 log: EventLog, snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0) -> None:
+                 log: EventLog, snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0, grader: str = "none") -> None:
+        if grader not in ("none", "reported"):
+            raise ConfigError(f"serve: grader must be none or reported, got {grader!r}.")
         if settings.estimator != "model_mean":
             raise ConfigError("serve: only estimator=model_mean runs online so far (router=mess_plus); estimator=head "
                               "needs request embeddings in the gateway, which is not built yet.")
@@ -86,7 +91,7 @@ class RouterService:
         if not feedback_ttl_s > 0:
             raise ConfigError(f"serve: feedback_ttl_s must be > 0, got {feedback_ttl_s}.")
         self.settings, self.categories, self.alpha, self.seed = settings, tuple(categories), alpha, seed
-        self.log, self.snapshot_every, self.ttl = log, snapshot_every, feedback_ttl_s
+        self.log, self.snapshot_every, self.ttl, self.grader = log, snapshot_every, feedback_ttl_s, grader
         self.policy = MessPlus(settings, len(categories), alpha, seed)
         self.totals = Totals.empty(len(categories))
         self.snapshot_seq = 0
@@ -96,12 +101,12 @@ class RouterService:
 
     @classmethod
     def open(cls, settings: MessPlusSettings, categories: tuple[str, ...], alpha: float, seed: int, log: EventLog,
-             snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0) -> "RouterService":
+             snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0, grader: str = "none") -> "RouterService":
         """A service over `log`: fresh if the log is empty, else the last snapshot plus every later event.
 
         Raises ConfigError if the log was written for another zoo, alpha, seed or settings.
         """
-        service = cls(settings, categories, alpha, seed, log, snapshot_every, feedback_ttl_s)
+        service = cls(settings, categories, alpha, seed, log, snapshot_every, feedback_ttl_s, grader)
         identity = {"categories": list(categories), "alpha": alpha, "seed": seed, "settings": asdict(settings)}
         identity = _jsonable(identity)
         stored = log.meta()
@@ -240,6 +245,8 @@ class RouterService:
             if bad:
                 raise FeedbackError(422, f"labels must lie in [0, 1], got {bad}.")
             indexed = {self.categories.index(k): float(v) for k, v in labels.items()}
+        if indexed is None and d.explored and self.grader == "reported":
+            indexed = self._graded(rid, d)
         age = (time.time() if now is None else now) - decided_at
         if age > self.ttl:
             raise FeedbackError(410, f"feedback for {rid} arrived {age:.0f} s after its decision; the window is "
@@ -247,6 +254,18 @@ class RouterService:
         seq, _ = self._append("feedback", rid, {"satisfied": float(satisfied), "key": key,
                                                 "labels": None if indexed is None else {str(m): v for m, v in indexed.items()}})
         return {"request_id": rid, "accepted": True, "duplicate": False, "seq": seq, "Q": self.policy.q}
+
+    def _graded(self, rid: str, d: Decision) -> dict[int, float]:
+        """Per-model labels of exploration `rid` from its logged answers' `messplus_label` (grader=reported)."""
+        outputs = next((p["outputs"] for _, kind, p, _ in self.log.request_events(rid) if kind == "outputs"), None)
+        if outputs is None:
+            raise FeedbackError(409, f"request {rid}: its answers are not logged yet, so grader=reported has no labels; retry.")
+        labels = {self.categories.index(cat): body.get("messplus_label") for cat, body in outputs.items()}
+        missing = sorted(self.categories[m] for m, v in labels.items() if not isinstance(v, (int, float)))
+        if missing:
+            raise FeedbackError(422, f"grader=reported: the answers of {missing} for {rid} carry no numeric messplus_label; "
+                                     "send labels in the feedback or use grader=none.")
+        return {m: float(v) for m, v in labels.items()}
 
     # -- views ---------------------------------------------------------------------------------------
 
