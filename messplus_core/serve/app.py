@@ -1,0 +1,254 @@
+"""The FastAPI gateway: OpenAI-compatible completions routed by MESS+, feedback, state and metrics.
+
+Endpoints:
+- POST /v1/chat/completions, /v1/completions: `model: "messplus"` routes; a zoo category or model name
+  passes straight to that backend (no decision). The response is the serving backend's, with `model` set to
+  the model that served and a `messplus` object (request_id, t, explored, p_t, Q, s_hat, served_by, queried,
+  cost, cost_kind, energy_j); the same as `X-MessPlus-*` headers.
+- POST /v1/feedback {request_id, satisfied, labels?, source?}: bearer token; idempotent (Idempotency-Key
+  header, else request_id + source); 404 unknown id, 409 labels for a request that did not explore or a second
+  feedback, 410 after feedback_ttl_s, 422 bad values.
+- GET /v1/requests/{id} (bearer token), GET /v1/router/state, GET /metrics (Prometheus), GET /health.
+
+Concurrency: the decision (t, exploration draw, argmin, log append) runs under one asyncio lock; backend
+calls run outside it, concurrently on an exploration. A completion with an `Idempotency-Key` header is decided
+once: a retry (after a dropped connection or a gateway restart) re-runs the logged decision's backends and
+charges its costs once. Streaming (`stream: true`) is refused with 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel
+
+from .backends import ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call
+from .service import FeedbackError, RouterService, decision_from_payload
+
+ROUTED_MODEL = "messplus"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """How the gateway talks to backends and clients (conf/serve.yaml)."""
+
+    backends: tuple[Backend, ...]  # zoo order, cheapest first
+    cost: CostSource = "time"
+    token: str | None = None  # bearer token for feedback and request views; None only with auth=none
+    backend_timeout_s: float = 600.0
+    explore_wait: str = "served"  # served: answer when the served model returns | all: after every queried model
+
+
+class Feedback(BaseModel):
+    request_id: str
+    satisfied: float
+    labels: dict[str, float] | None = None
+    source: str = "client"
+
+
+class _Metrics:
+    """Prometheus collector reading the service's totals at scrape time (so a restart restores them)."""
+
+    def __init__(self, service: RouterService) -> None:
+        self.service = service
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        st = self.service.router_state()
+        yield CounterMetricFamily("messplus_requests", "Routed requests", value=st["requests"])
+        yield CounterMetricFamily("messplus_explorations", "Routed requests that explored", value=st["explorations"])
+        yield CounterMetricFamily("messplus_feedback", "Feedback applied", value=st["n_feedback"])
+        yield GaugeMetricFamily("messplus_queue", "MESS+ virtual queue Q", value=st["Q"])
+        yield GaugeMetricFamily("messplus_t", "Decisions made (t)", value=st["t"])
+        sat = GaugeMetricFamily("messplus_running_satisfaction", "Mean satisfaction over feedback received")
+        sat.add_metric([], st["running_satisfaction"] if st["running_satisfaction"] is not None else float("nan"))
+        yield sat
+        served = CounterMetricFamily("messplus_served", "Requests served per model", labels=["model"])
+        calls = CounterMetricFamily("messplus_backend_calls", "Backend calls per model", labels=["model"])
+        cost = CounterMetricFamily("messplus_cost", "Charged cost per model (cost units)", labels=["model"])
+        est = GaugeMetricFamily("messplus_cost_estimate", "MESS+ per-request cost estimate per model", labels=["model"])
+        for m, cat in enumerate(st["categories"]):
+            served.add_metric([cat], st["served"][cat])
+            calls.add_metric([cat], st["queried"][cat])
+            cost.add_metric([cat], st["cost_total"][cat])
+            est.add_metric([cat], st["cost_estimate"][m])
+        yield from (served, calls, cost, est)
+
+
+def create_app(service: RouterService, settings: GatewaySettings, client: httpx.AsyncClient | None = None) -> FastAPI:
+    """The gateway over `service`. client: the HTTP client for backends (tests pass one with ASGI transports)."""
+    lock = asyncio.Lock()
+    by_name: dict[str, int] = {}
+    for m, b in enumerate(settings.backends):
+        by_name[b.category] = by_name[b.served_name] = m
+    categories = tuple(b.category for b in settings.backends)
+    registry = CollectorRegistry()
+    registry.register(_Metrics(service))
+    pending: set[asyncio.Task] = set()
+    holder: dict[str, httpx.AsyncClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder["client"] = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        yield
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if client is None:
+            await holder["client"].aclose()
+
+    app = FastAPI(title="MESS+ gateway", lifespan=lifespan)
+    app.state.service = service
+
+    def http_client() -> httpx.AsyncClient:
+        if "client" not in holder:  # in-process use without lifespan (httpx ASGITransport)
+            holder["client"] = client or httpx.AsyncClient()
+        return holder["client"]
+
+    def check_token(authorization: str | None) -> None:
+        if settings.token is None:
+            return
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), settings.token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer <token>).")
+
+    async def finish(rid: str, tasks: dict[int, asyncio.Task], explored: bool, record: bool) -> dict[int, CallResult]:
+        """Wait for every queried backend, then log their costs (and an exploration's outputs) under the lock.
+        record=False: a retried request whose costs are already in the log (they count once)."""
+        done: dict[int, CallResult] = {}
+        errors: dict[str, str] = {}
+        for m, task in tasks.items():
+            try:
+                done[m] = await task
+            except BackendError as err:
+                errors[categories[m]] = str(err)
+        if record:
+            async with lock:
+                service.record_costs(rid, {m: r.cost for m, r in done.items()},
+                                     {"cost_kind": settings.cost, "seconds": {categories[m]: r.seconds for m, r in done.items()},
+                                      "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors})
+                if explored:
+                    service.record_outputs(rid, {categories[m]: r.body for m, r in done.items()})
+        return done
+
+    async def routed(path: str, body: dict[str, Any], key: str | None) -> Response:
+        """Decide (once per Idempotency-Key: a retry re-runs the logged decision's backends), call, answer."""
+        rid = "mp-" + (hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex)
+        async with lock:
+            logged = service.decision_event(rid) if key else None
+            if logged is None:
+                d, record = service.decide(rid, {"endpoint": path, "idempotency_key": key}), True
+            else:
+                d, record = decision_from_payload(logged[0]), not service.has_costs(rid)
+        tasks = {m: asyncio.create_task(call(http_client(), settings.backends[m], path, body, settings.cost,
+                                             settings.backend_timeout_s)) for m in d.queried}
+        finisher = asyncio.create_task(finish(rid, tasks, d.explored, record))
+        pending.add(finisher)
+        finisher.add_done_callback(pending.discard)
+        try:
+            if settings.explore_wait == "all" or not d.explored:
+                results = await asyncio.shield(finisher)
+                served = results.get(d.serve)
+                if served is None:
+                    await tasks[d.serve]  # re-raises the served backend's error
+            else:
+                served = await tasks[d.serve]
+                results = {d.serve: served}
+        except BackendError as err:
+            return JSONResponse({"error": {"message": str(err), "type": "backend_error", "request_id": rid}}, status_code=502,
+                                headers={"X-MessPlus-Request-Id": rid})
+        complete = len(results) == len(d.queried)
+        info = {"request_id": rid, "routed": True, "retried": logged is not None, "t": d.t, "explored": d.explored,
+                "p_t": d.p_t, "Q": d.q, "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
+                "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried],
+                "cost": sum(r.cost for r in results.values()), "cost_complete": complete,
+                "cost_per_model": {categories[m]: r.cost for m, r in results.items()},
+                "cost_kind": settings.cost, "energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
+        return respond(served, info)
+
+    def respond(result: CallResult, info: dict[str, Any]) -> Response:
+        body = {**result.body, "model": settings.backends[by_name[result.category]].served_name, "messplus": info}
+        headers = {"X-MessPlus-Request-Id": str(info.get("request_id", "")), "X-MessPlus-Served-By": result.category,
+                   "X-MessPlus-Cost": repr(info["cost"]), "X-MessPlus-Cost-Kind": info["cost_kind"]}
+        if info["routed"]:
+            headers |= {"X-MessPlus-T": str(info["t"]), "X-MessPlus-Explored": str(info["explored"]).lower(),
+                        "X-MessPlus-P-T": repr(info["p_t"]), "X-MessPlus-Q": repr(info["Q"]),
+                        "X-MessPlus-S-Hat": json.dumps(info["s_hat"])}
+        return JSONResponse(body, headers=headers)
+
+    async def completions(path: str, request: Request, key: str | None) -> Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError as err:
+            raise HTTPException(400, f"request body is not JSON: {err}") from err
+        if not isinstance(body, dict) or "model" not in body:
+            raise HTTPException(400, f"body needs a `model`: {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
+        if body.get("stream"):
+            raise HTTPException(400, "stream=true is not supported by the MESS+ gateway yet; send stream=false.")
+        model = body["model"]
+        if model == ROUTED_MODEL:
+            return await routed(path, body, key)
+        if model not in by_name:
+            raise HTTPException(404, f"unknown model {model!r}: use {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
+        try:
+            result = await call(http_client(), settings.backends[by_name[model]], path, body, settings.cost, settings.backend_timeout_s)
+        except BackendError as err:
+            return JSONResponse({"error": {"message": str(err), "type": "backend_error"}}, status_code=502)
+        return respond(result, {"routed": False, "cost": result.cost, "cost_kind": settings.cost, "energy_j": None,
+                                "energy_note": ENERGY_NOT_MEASURED})
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request, idempotency_key: str | None = Header(None)) -> Response:
+        return await completions("/chat/completions", request, idempotency_key)
+
+    @app.post("/v1/completions")
+    async def text(request: Request, idempotency_key: str | None = Header(None)) -> Response:
+        return await completions("/completions", request, idempotency_key)
+
+    @app.post("/v1/feedback")
+    async def feedback(fb: Feedback, authorization: str | None = Header(None),
+                       idempotency_key: str | None = Header(None)) -> dict[str, Any]:
+        check_token(authorization)
+        key = f"key:{idempotency_key}" if idempotency_key else f"source:{fb.source}"
+        async with lock:
+            try:
+                return service.feedback(fb.request_id, fb.satisfied, fb.labels, key)
+            except FeedbackError as err:
+                raise HTTPException(err.status, str(err)) from err
+
+    @app.get("/v1/requests/{request_id}")
+    async def request_view(request_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        check_token(authorization)
+        view = service.request_view(request_id)
+        if view is None:
+            raise HTTPException(404, f"unknown request_id {request_id!r}.")
+        return view
+
+    @app.get("/v1/router/state")
+    async def router_state() -> dict[str, Any]:
+        return service.router_state()
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        names = [ROUTED_MODEL] + [b.served_name for b in settings.backends]
+        return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "messplus"} for n in names]}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "t": service.policy.t}
+
+    return app

@@ -1,0 +1,65 @@
+"""From the serve stage's config (conf/serve.yaml, as a plain dict) to a running gateway's parts.
+
+Everything is validated before a socket opens: a missing backend URL, a bad cost, an unknown MESS+
+lever or a missing bearer token raise ConfigError naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..routers import MESS_PLUS_ROUTERS
+from ..routers.mess_plus import MessPlusSettings
+from ..zoo import ConfigError, ModelZoo, check_alpha
+from .app import GatewaySettings
+from .backends import backends_from_mapping
+from .eventlog import EventLog
+from .service import RouterService
+
+EVENT_LOG = "events.sqlite"
+
+
+def settings_from_config(cfg: dict[str, Any]) -> tuple[ModelZoo, MessPlusSettings, GatewaySettings]:
+    zoo = ModelZoo.from_mapping(cfg["model_zoo"])
+    name = cfg.get("router_name", "mess_plus")
+    routers = cfg.get("routers") or {}
+    if name not in MESS_PLUS_ROUTERS or name not in routers:
+        raise ConfigError(f"serve: router_name={name!r} needs its preset selected (router={name}); the gateway runs "
+                          f"one of {list(MESS_PLUS_ROUTERS)}.")
+    check_alpha(float(cfg["alpha"]))
+    try:
+        policy = MessPlusSettings.from_params({**routers[name], "V": cfg["V"], "c": cfg["c"]})
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"serve: {err}") from err
+    served = {m.category: (cfg.get("served_names") or {}).get(m.category) or m.model for m in zoo.models}
+    backends = backends_from_mapping(tuple(zoo.categories), dict(cfg.get("backends") or {}), served,
+                                     dict(cfg.get("price_per_token") or {}), cfg.get("cost", "time"))
+    auth = cfg.get("auth", "bearer")
+    if auth not in ("bearer", "none"):
+        raise ConfigError(f"serve: auth must be bearer or none, got {auth!r}.")
+    token = None
+    if auth == "bearer":
+        env = cfg.get("token_env", "MESSPLUS_TOKEN")
+        token = os.environ.get(env)
+        if not token:
+            raise ConfigError(f"serve: auth=bearer but the environment variable {env} is empty; export {env}=<secret> "
+                              "(clients send it as Authorization: Bearer <secret>), or pass auth=none explicitly.")
+    wait = cfg.get("explore_wait", "served")
+    if wait not in ("served", "all"):
+        raise ConfigError(f"serve: explore_wait must be served or all, got {wait!r}.")
+    if cfg.get("grader", "none") == "reported" and wait != "all":
+        raise ConfigError("serve: grader=reported reads the labels from the logged answers of an exploration; "
+                          "set explore_wait=all so they are logged before the client can send feedback.")
+    gateway = GatewaySettings(backends=backends, cost=cfg.get("cost", "time"), token=token,
+                              backend_timeout_s=float(cfg.get("backend_timeout_s", 600)), explore_wait=wait)
+    return zoo, policy, gateway
+
+
+def open_service(cfg: dict[str, Any], zoo: ModelZoo, policy: MessPlusSettings) -> RouterService:
+    """The router service over `<state_dir>/events.sqlite`: fresh, or recovered from its snapshot and events."""
+    log = EventLog(Path(cfg["state_dir"]) / EVENT_LOG, cfg.get("synchronous", "NORMAL"))
+    return RouterService.open(policy, tuple(zoo.categories), float(cfg["alpha"]), int(cfg["seed"]), log,
+                              int(cfg.get("snapshot_every", 1000)), float(cfg.get("feedback_ttl_s", 86400)),
+                              cfg.get("grader", "none"))

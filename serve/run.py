@@ -1,0 +1,41 @@
+"""Serve stage: MESS+ as a live OpenAI-compatible routing gateway (Hydra app; README "Online serving").
+
+    export MESSPLUS_TOKEN=<secret>
+    python serve/run.py model_zoo=llama3 backends.small=http://gpu1:8001/v1 backends.medium=... backends.large=...
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+import uvicorn
+from omegaconf import DictConfig, OmegaConf
+
+from messplus_core.serve.app import create_app
+from messplus_core.serve.config import open_service, settings_from_config
+from messplus_core.serve.service import LogMismatch
+from messplus_core.zoo import ConfigError
+
+log = logging.getLogger("messplus.serve")
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="serve")
+def main(cfg: DictConfig) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per backend call otherwise
+    conf = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        zoo, policy, gateway = settings_from_config(conf)
+        service = open_service(conf, zoo, policy)
+    except (ConfigError, LogMismatch) as err:
+        log.error("%s", err)
+        sys.exit(2)
+    st = service.router_state()
+    log.info("MESS+ gateway on http://%s:%s/v1 (zoo %s, alpha %s, state %s: t=%d, Q=%.3f)", conf["host"], conf["port"],
+             zoo.name, conf["alpha"], conf["state_dir"], st["t"], st["Q"])
+    uvicorn.run(create_app(service, gateway), host=conf["host"], port=int(conf["port"]), log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
