@@ -161,9 +161,10 @@ def _drive(policy, stream, start, stop, decisions):
             policy.observe_feedback(d, satisfied, labels)
 
 
-def test_state_restores_exactly_mid_stream(data):
+@pytest.mark.parametrize("optimism_kind", ["ucb", "thompson"])
+def test_state_restores_exactly_mid_stream(data, optimism_kind):
     stream = make_stream(data, 7, "energy", 0.5)
-    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.2})
+    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.2, "optimism_kind": optimism_kind})
     whole, resumed = [], []
     a = MessPlus(settings, 3, 0.6, 7)
     _drive(a, stream, 0, stream.n, whole)

@@ -269,7 +269,8 @@ class MessPlus:
         """Everything that determines future decisions (JSON-friendly, the predictor excepted)."""
         st = self.stats
         return {"settings": asdict(self.settings), "alpha": self.alpha, "t": self.t, "q": self.q,
-                "n_feedback": self.n_feedback, "rng": self.rng.bit_generator.state, "estimate": list(self.estimate),
+                "n_feedback": self.n_feedback, "rng": self.rng.bit_generator.state,
+                "posterior_rng": self.posterior_rng.bit_generator.state, "estimate": list(self.estimate),
                 "force_next": self.force_next, "resets": self.resets,
                 "blend": {"logit_sum": list(self.logit_sum), "logit_n": self.logit_n, "kappa": self.kappa,
                           "held_out": [list(h) for h in self.held_out]},
@@ -281,6 +282,7 @@ class MessPlus:
         st = state["stats"]
         self.t, self.q, self.n_feedback = state["t"], state["q"], state["n_feedback"]
         self.rng.bit_generator.state = state["rng"]
+        self.posterior_rng.bit_generator.state = state["posterior_rng"]
         self.estimate, self.force_next, self.resets = list(state["estimate"]), state["force_next"], state["resets"]
         self.stats = _Stats(list(st["sat_sum"]), list(st["sat_n"]), list(st["cost_sum"]), list(st["cost_n"]),
                             [deque(w, maxlen=max(self.settings.change_window, 1)) for w in st["window"]])
