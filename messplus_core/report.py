@@ -326,8 +326,9 @@ def _why(mess: Outcome, unit: str, other: tuple[str, Outcome] | None = None) -> 
     """The likely reason a MESS+ run shows: how often the most expensive model served (against `other`), its
     explorations (share of requests and of cost) and its predictor."""
     bits = []
-    if math.isfinite(mess.largest_share):
-        against = f" ({other[0]}: {other[1].largest_share:.0%})" if other and math.isfinite(other[1].largest_share) else ""
+    theirs = other[1].largest_share if other and math.isfinite(other[1].largest_share) else 0.0
+    if math.isfinite(mess.largest_share) and mess.largest_share > theirs + 0.01:  # only where it tells them apart
+        against = f" ({other[0]}: {theirs:.0%})" if other else ""
         bits.append(f"the most expensive model served {mess.largest_share:.0%} of requests{against}")
     bits.append(f"explored {mess.explore_share:.0%} of requests")
     if math.isfinite(mess.explore_cost_share):
@@ -352,7 +353,9 @@ def verdict(name: str, mess: Outcome, other: tuple[str, Outcome] | None, unit: s
     ratio = mess.cost / o.cost if o.cost > 0 else math.inf
     if ratio <= 1:
         return f"{name} wins: {other_name} costs {1 / ratio:.2f}× as much ({num(o.cost)} vs {num(mess.cost)} {unit})"
-    return (f"**{name} loses to {other_name}** by {ratio:.2f}× ({num(mess.cost)} vs {num(o.cost)} {unit}); "
+    robust = (f"; but {other_name} meets α in only {o.seeds_met}/{o.seeds} seeds, {name} in all"
+              if mess.seeds_met == mess.seeds and o.seeds_met < o.seeds else "")
+    return (f"**{name} loses to {other_name}** by {ratio:.2f}× ({num(mess.cost)} vs {num(o.cost)} {unit}){robust}; "
             f"likely: {_why(mess, unit, other)}")
 
 
