@@ -4,6 +4,9 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
+# Where a CPU-only torch comes from when no local CPU wheel is on pip's find-links (the plain package
+# index resolves torch to the CUDA build, about 20 extra packages).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -16,13 +19,23 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q $(TORCH)
+	@if $(BIN)/pip install -q --no-index --no-deps $(TORCH) 2>/dev/null; then \
+		echo "torch: CPU build from the local wheel folder (pip find-links)"; \
+	else \
+		echo "torch: CPU build from $(TORCH_CPU_INDEX)"; \
+		$(BIN)/pip install -q $(TORCH) --index-url $(TORCH_CPU_INDEX) || exit 1; \
+	fi
 	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(VENV)/.installed
+
+# `make test` on a fresh clone installs first.
+$(VENV)/.installed:
+	$(MAKE) install
 
 install-gpu: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,gpu]'
 
-test:
+test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 # The main job on a fresh CPU-only, offline machine: capture the tiny zoo on the
@@ -30,7 +43,7 @@ test:
 # optimises time), then evaluate that capture.
 demo: install
 	$(BIN)/python capture/run.py model_zoo=tiny benchmark=demo device=cpu
-	$(BIN)/python evaluate/run.py data_dir=outputs/capture/tiny model_zoo=tiny benchmark=demo cost=time logger=none hydra.run.dir=outputs/demo
+	$(BIN)/python evaluate/run.py data_dir=outputs/capture/tiny model_zoo=tiny benchmark=demo cost=time logger=none out_dir=outputs/demo
 
 clean:
 	rm -rf $(VENV) outputs/demo outputs/capture/tiny outputs/models/tiny

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from messplus_core.capture_data import CaptureError
 from messplus_core.pipeline import evaluate
+from messplus_core.cli import maybe_help
 from messplus_core.zoo import ConfigError
 
 log = logging.getLogger("messplus.evaluate")
@@ -30,7 +31,10 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     if "summary" in result:
         print(f"\nresults: {result['results']}\nsummary: {result['summary']}\nplots:   {out_dir / 'plots'}/")
+        if result.get("wandb"):
+            print(result["wandb"])
 
 
 if __name__ == "__main__":
+    maybe_help("evaluate", __doc__)
     main()

@@ -25,6 +25,7 @@ from .engine import Trace, replay
 from .routers import build_router, overhead_prices
 from .routers.base import RouterContext, TrainingPart
 from .stream import Stream, make_stream, split_stream
+from .uncertainty import bootstrap_means
 
 HISTORY_POINTS = 200
 #: What a router's `report()` may add to its results row.
@@ -102,12 +103,18 @@ def replay_parts(spec: RunSpec, data: CaptureData, features: np.ndarray | None,
 
 def execute_run(spec: RunSpec, data: CaptureData, features: np.ndarray | None, params: dict[str, Any],
                 cost: CostKind) -> dict[str, Any]:
-    """Replay `spec` and return {"run_id", "row", "history"}."""
+    """Replay `spec` and return {"run_id", "row", "history", "bootstrap"}.
+
+    `bootstrap`: per-request resampled means of satisfaction and of the reported cost per request
+    (energy J incl. the router's own, or time s), for the report's 95% intervals (`uncertainty`).
+    """
     stream, train = replay_parts(spec, data, features, cost)
     ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost, train)
     router_params = {**params, "V": spec.V, "c": spec.c, "model": spec.model}
     trace = replay(build_router(spec.router, ctx, router_params), stream, overhead_prices(params))
-    return {"run_id": spec.run_id, "row": summarize(spec, trace, data.categories, cost), "history": history(spec, trace, data.categories)}
+    return {"run_id": spec.run_id, "row": summarize(spec, trace, data.categories, cost), "history": history(spec, trace, data.categories),
+            "bootstrap": {"satisfaction": bootstrap_means(trace.satisfied, spec.seed),
+                          "cost": bootstrap_means(trace.energy if cost == "energy" else trace.time, spec.seed)}}
 
 
 def _base_row(spec: RunSpec, cost: CostKind) -> dict[str, Any]:

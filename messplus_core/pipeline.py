@@ -6,7 +6,9 @@ any embedding or replay runs, so a typo costs seconds, not a sweep.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,9 +19,9 @@ import numpy as np
 from .capture_data import CaptureData, CaptureError, available_benchmarks, load_capture
 from .embeddings import cached_embeddings
 from .experiment import RunSpec, static_optimum_row
-from .plots import write_plots
+from .plots import write_plots, write_scenario_plots
 from .predictors import PREDICTORS
-from .report import Column, TableSetting, results_frame, summary_markdown
+from .report import Column, ReportContext, TableSetting, results_frame, summary_markdown
 from .routers import MESS_PLUS_ROUTERS, needs_features
 from .run_store import RunStore
 from .runner import Inputs, run_grid
@@ -29,6 +31,8 @@ from .wandb_log import WandbLogger
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
 
 log = logging.getLogger("messplus.evaluate")
+#: The unit of each optimised cost kind unless `cost_unit` says otherwise (e.g. $ for a priced zoo).
+DEFAULT_UNITS = {"energy": "J", "time": "s"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Plan:
 
 def plan(cfg: dict[str, Any]) -> Plan:
     """Validate the config and expand the grid (no data read yet)."""
+    check_packages(cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
     cost = cfg.get("cost", "energy")
@@ -69,18 +74,61 @@ def plan(cfg: dict[str, Any]) -> Plan:
                           "run the capture stage or point data_dir=... at a capture folder.")
     settings = {"cost": cost, "encoder": predictor.get("encoder"), "data_dir": str(data_dir.resolve())}
     split = SplitProtocol.from_config(cfg.get("split"), list(routers))
-    scenarios = scenarios_from_mapping(cfg.get("scenarios"))
+    scenarios = scenarios_from_mapping(cfg.get("scenarios"), benchmarks)
     specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
     return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios)
+
+
+def check_packages(cfg: dict[str, Any]) -> None:
+    """A benchmark YAML without its `# @package benchmarks.<name>` line lands under `benchmark:` (Hydra's default
+    package for the group) and would read as "no benchmark selected": name the cause instead."""
+    stray = cfg.get("benchmark")
+    if isinstance(stray, dict) and stray:
+        name = stray.get("task", "<name>")
+        raise ConfigError(f"a benchmark config (task {name!r}) has no `# @package benchmarks.{name}` line, so Hydra put it "
+                          f"under `benchmark:` instead of `benchmarks.{name}`; make that the YAML's first line "
+                          "(see conf/benchmark/boolq.yaml).")
+
+
+def cost_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
+    """Warnings about the optimised cost itself: constant (routing by cost is then meaningless), or a benchmark
+    whose mean costs do not follow the zoo's declared cost order (`cost_rank`, cheapest first)."""
+    notes = []
+    for name, data in datasets.items():
+        costs = data.cost(p.cost)
+        if not np.isfinite(costs).all():
+            continue
+        if np.ptp(costs) == 0:
+            notes.append(f"{name}: the optimised cost ({p.cost}) is the same for every request and model "
+                         f"({costs.flat[0]:g}); every router's cost ties and the routing follows satisfaction only. "
+                         "Check the capture's cost columns or use the other cost=.")
+            continue
+        means = costs.mean(axis=0)
+        out_of_order = [f"{a} ({means[i]:.4g}) > {b} ({means[i + 1]:.4g})"
+                        for i, (a, b) in enumerate(zip(data.categories, data.categories[1:])) if means[i] > means[i + 1]]
+        if out_of_order:
+            notes.append(f"{name}: mean {p.cost} per request is out of the zoo's cost order (cheapest first): "
+                         + ", ".join(out_of_order) + f"; check `cost_rank` in model_zoo '{p.zoo.name}'.")
+    for note in notes:
+        log.warning(note)
+    return notes
 
 
 def load_all(p: Plan) -> dict[str, CaptureData]:
     """Every benchmark the grid replays, and each scenario's concatenated stream (keyed by its name)."""
     datasets: dict[str, CaptureData] = {}
-    for bench in [*p.benchmarks, *(part for sc in p.scenarios for part in sc.parts)]:
-        if bench.name not in datasets:
-            datasets[bench.name] = load_capture(p.data_dir, bench, p.zoo, p.cost)
-            log.info("%s", datasets[bench.name].report.describe(bench.name))
+    for bench in p.benchmarks:
+        datasets[bench.name] = load_capture(p.data_dir, bench, p.zoo, p.cost)
+        log.info("%s", datasets[bench.name].report.describe(bench.name))
+    for sc in p.scenarios:
+        for part in (part for part in sc.parts if part.name not in datasets):
+            if part.name not in available_benchmarks(p.data_dir):
+                raise ConfigError(f"scenario '{sc.name}' concatenates {[x.name for x in sc.parts]}, but {p.data_dir} has no "
+                                  f"capture of '{part.name}'; name benchmarks of this data with "
+                                  f"'scenarios.{sc.name}.sequence=[a,b,...]' (selected in benchmark=) and set "
+                                  f"scenarios.{sc.name}.alpha, or drop the scenario.")
+            datasets[part.name] = load_capture(p.data_dir, part, p.zoo, p.cost)
+            log.info("%s", datasets[part.name].report.describe(part.name))
     for sc in p.scenarios:
         if sc.parts:
             datasets[sc.name] = concatenate(sc.name, [datasets[part.name] for part in sc.parts])
@@ -120,9 +168,9 @@ def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
 def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
     p = plan(cfg)
-    table = table_setting(p, cfg.get("summary") or {})
+    table_setting(p, cfg.get("summary") or {})  # a summary setting the sweep does not run fails before any compute
     datasets = load_all(p)
-    notes = feasibility_notes(p, datasets)
+    notes = feasibility_notes(p, datasets) + cost_notes(p, datasets)
     if any(d.report.missing_energy for d in datasets.values()):
         notes.append("energy was not measured for some requests (NaN); energy figures are n/a there"
                      + ("; routing optimised time (cost=time)." if p.cost == "time" else "."))
@@ -132,17 +180,16 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         features = stream_features(p, datasets, cfg["predictor"]["encoder"], cfg["cache_dir"])
         timings["embedding_s"] = time.perf_counter() - started
-        logger_cfg = cfg.get("logger") or {}
-        wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
-            if logger_cfg.get("name") == "wandb" else None
         started = time.perf_counter()
-        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost, wandb.log if wandb else None), store,
-                                int(cfg.get("n_jobs", 0)))
+        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, int(cfg.get("n_jobs", 0)))
         timings["runs_s"] = time.perf_counter() - started
         log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
     if not cfg.get("report", True):
         return {"timings": timings}
-    return write_report(p, datasets, store, out_dir, table, notes) | {"timings": timings}
+    logger_cfg = cfg.get("logger") or {}
+    wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
+        if logger_cfg.get("name") == "wandb" else None
+    return write_report(p, datasets, store, out_dir, cfg, notes, wandb) | {"timings": timings}
 
 
 def table_setting(p: Plan, table: dict[str, Any]) -> TableSetting:
@@ -160,8 +207,52 @@ def table_setting(p: Plan, table: dict[str, Any]) -> TableSetting:
     return out
 
 
-def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, table: TableSetting,
-                 notes: list[str]) -> dict[str, Any]:
+def csv_unit_names(cost: str, unit: str) -> dict[str, str]:
+    """results.csv column names that say the unit when `cost_unit` is not the cost kind's own (J, s):
+    e.g. cost=energy cost_unit=$ writes `cost_usd_per_request` instead of `energy_j_per_request`."""
+    if unit == DEFAULT_UNITS[cost]:
+        return {}
+    slug = {"$": "usd", "€": "eur", "£": "gbp"}.get(unit) or "".join(ch for ch in unit.lower() if ch.isalnum()) or "unit"
+    if cost == "energy":
+        return {"energy_j_total": f"cost_{slug}_total", "energy_j_per_request": f"cost_{slug}_per_request",
+                "explore_energy_j": f"explore_cost_{slug}"}
+    return {"time_s_total": f"time_{slug}_total", "time_s_per_request": f"time_{slug}_per_request"}
+
+
+def code_version() -> str:
+    """`git describe --always --dirty` of this checkout with its commit, or the installed package version."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        described = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"], capture_output=True,
+                                   text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()
+        return f"{described} (commit {commit})"
+    except (OSError, subprocess.SubprocessError):
+        return f"mess-plus {importlib.metadata.version('mess-plus')} (not a git checkout)"
+
+
+def report_context(p: Plan, cfg: dict[str, Any]) -> ReportContext:
+    unit = cfg.get("cost_unit") or DEFAULT_UNITS[p.cost]
+    return ReportContext(cost=p.cost, cost_unit=str(unit), zoo=p.zoo.name, models=[(m.category, m.model) for m in p.zoo.models],
+                         data_dir=str(p.data_dir.resolve()), version=code_version(), main_split=p.split.main_split,
+                         mess_settings=table_setting(p, cfg.get("summary") or {}),
+                         paper=paper_figures(cfg.get("paper"), p.data_dir))
+
+
+def paper_figures(paper: dict[str, Any] | None, data_dir: Path) -> dict[str, Any] | None:
+    """The paper's figures (`conf/paper/<zoo>.yaml`) when the data is what the paper used: `data_glob` matches in it."""
+    if not paper:
+        return None
+    pattern = paper.get("data_glob")
+    return paper if not pattern or next(data_dir.glob(pattern), None) is not None else None
+
+
+def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, cfg: dict[str, Any],
+                 notes: list[str], wandb: WandbLogger | None = None) -> dict[str, Any]:
+    """results.csv, summary.md and plots from the grid's recorded runs; with `wandb`, those runs are logged to
+    W&B in a forked process meanwhile (Slurm array tasks run with report=false and log nothing: their
+    aggregate job logs the whole grid once)."""
     stored = store.records()
     records = [stored[s.run_id] for s in p.specs if s.run_id in stored]
     missing = len(p.specs) - len(records)
@@ -170,17 +261,31 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
         log.warning(notes[-1])
     if not records:
         raise CaptureError(f"no finished runs of this grid in {store.dir}; run the sweep first (without report_only).")
+    if wandb is not None:
+        wandb.start(records, {"data_dir": str(p.data_dir), "model_zoo": p.zoo.name, "cost": p.cost,
+                              "benchmarks": [b.name for b in p.benchmarks], "routers": sorted(p.routers),
+                              "scenarios": [sc.name for sc in p.scenarios], "split": p.split.main_split, "runs": len(records)})
     frame = results_frame(records, [static_optimum_row(spec, datasets[spec.benchmark], p.cost) for spec in bound_specs(p)])
+    ctx = report_context(p, cfg)
     notes = [d.report.describe(name) for name, d in datasets.items()] + notes
     results_csv = out_dir / "results.csv"
-    frame.to_csv(results_csv, index=False)
+    frame.rename(columns=csv_unit_names(p.cost, ctx.cost_unit)).to_csv(results_csv, index=False)
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(frame, summary_sections(p), table, p.cost, notes, p.split.main_split), encoding="utf-8")
+    summary.write_text(summary_markdown(frame, summary_sections(p), ctx, notes, records), encoding="utf-8")
     # The plots show the main grid on the split every router is compared on.
     main_records = [r for r in records if r["row"]["scenario"] == NO_SCENARIO and r["row"]["split"] == p.split.main_split]
     main_frame = frame[(frame["scenario"] == NO_SCENARIO) & (frame["split"] == p.split.main_split)]
-    plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", table)
-    return {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}
+    plots = write_plots(main_records, main_frame, p.benchmarks, p.zoo.categories, out_dir / "plots", ctx)
+    for sc in (sc for sc in p.scenarios if sc.parts):
+        starts = np.cumsum([0] + [len(datasets[part.name].labels) for part in sc.parts])[:-1]
+        mine = [r for r in records if r["row"]["scenario"] == sc.name and r["row"]["split"] == p.split.main_split]
+        plots += write_scenario_plots(mine, sc.name, sc.alpha, [(part.name, int(s)) for part, s in zip(sc.parts, starts)],
+                                      len(datasets[sc.name].labels), p.zoo.categories, out_dir / "plots", ctx)
+    out = {"results": results_csv, "summary": summary, "plots": plots, "frame": frame}
+    if wandb is not None:
+        wandb.wait()
+        out["wandb"] = wandb.describe()
+    return out
 
 
 def bound_specs(p: Plan) -> list[RunSpec]:

@@ -1,8 +1,17 @@
-"""The evaluation plots (PNG), one figure per question, one panel per benchmark."""
+"""The evaluation plots (PNG), one figure per question, one panel per benchmark.
+
+Readable from one panel to many and from three models to a dozen: the
+figure title is short and the settings go in a subtitle; legends sit
+outside the panels, below them; every router keeps one colour across runs
+and figures (`router_color`: tab20 for routers, viridis by cost rank for the
+single models). Drawn at the alpha that ran and at each MESS+ router's table
+(V, c), like summary.md.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,106 +21,230 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .report import TableSetting, at_table_setting, at_table_settings, setting_text  # noqa: E402
-from .zoo import BenchmarkSpec  # noqa: E402
+from .report import ReportContext  # noqa: E402
+from .routers import is_mess_plus  # noqa: E402
+from .uncertainty import combined_interval  # noqa: E402
+
+#: Fixed tab20 slots, so a router has the same colour in every run and every figure.
+ROUTER_SLOTS = {"mess_plus": 0, "mess_plus_paper": 2, "educated_guess": 4, "threshold_2model": 6,
+                "cheapest_above_threshold": 8, "knn": 10, "oracle": 14, "static_optimum": 15}
+MAX_COLS = 4
 
 
-def _panels(n: int, title: str):
-    cols = min(4, n)
+def router_color(router: str, categories: Sequence[str]) -> Any:
+    """tab20 by name for routers (unknown names: a stable slot from the name), viridis by rank for single models."""
+    if router.startswith("single_model:"):
+        cat = router.split(":", 1)[1]
+        rank = categories.index(cat) if cat in categories else 0
+        return plt.get_cmap("viridis")(0.1 + 0.8 * rank / max(1, len(categories) - 1))
+    base = router.split(" ")[0]
+    slot = ROUTER_SLOTS.get(base)
+    if slot is None:
+        slot = (16 + sum(map(ord, base))) % 20
+    return plt.get_cmap("tab20")(slot + (1 if router.endswith("(full stream)") else 0))
+
+
+def _panels(n: int, title: str, subtitle: str, legend_rows: int = 1):
+    cols = min(MAX_COLS, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.3 * cols), 3.4 * rows + 0.9 + 0.25 * legend_rows),
+                             squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle(title)
+    fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
     return fig, list(axes.flat[:n])
 
 
+def _legend(fig, axes) -> None:
+    """One legend for the figure, below the panels (never over the data), entries deduplicated."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        ncol = min(len(handles), max(2, 3 * min(MAX_COLS, len(axes))))
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)
+
+
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def _default_runs(records: Sequence[dict[str, Any]], bench: BenchmarkSpec, table: TableSetting) -> list[dict[str, Any]]:
-    """Records at the benchmark's default alpha; each MESS+ preset only at its table (V, c)."""
-    out = []
-    for rec in records:
-        row = rec["row"]
-        if row["benchmark"] != bench.name or abs(row["alpha"] - bench.alpha) > 1e-12:
-            continue
-        if not at_table_setting(row["router"], row["V"], row["c"], table):
-            continue
-        out.append(rec)
-    return sorted(out, key=lambda r: (r["row"]["router"], r["row"]["seed"]))
+def _settings_text(ctx: ReportContext) -> str:
+    return "; ".join(f"{r} V={V:g}, c={c:g}" for r, (V, c) in ctx.mess_settings.items())
 
 
-def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec],
-                categories: Sequence[str], out_dir: Path, table: TableSetting) -> list[Path]:
+def _at_setting(row: dict[str, Any], ctx: ReportContext) -> bool:
+    setting = ctx.mess_settings.get(row["router"])
+    return setting is None or (abs(row["V"] - setting[0]) <= 1e-12 * max(1, setting[0])
+                               and abs(row["c"] - setting[1]) <= 1e-12 * max(1, setting[1]))
+
+
+def main_alpha(frame: pd.DataFrame, name: str, default: float) -> float:
+    """The alpha a benchmark's panels show: its default if it ran, else the lowest that ran (as summary.md)."""
+    alphas = sorted(frame.loc[frame["benchmark"] == name, "alpha"].unique())
+    return default if not alphas or any(abs(a - default) < 1e-12 for a in alphas) else float(alphas[0])
+
+
+def _runs(records: Sequence[dict[str, Any]], name: str, alpha: float, ctx: ReportContext,
+          categories: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Records of one stream at `alpha`, MESS+ routers only at their table (V, c); MESS+ first, single models
+    last in cost order."""
+    out = [r for r in records if r["row"]["benchmark"] == name and abs(r["row"]["alpha"] - alpha) < 1e-12
+           and _at_setting(r["row"], ctx)]
+
+    def key(rec: dict[str, Any]) -> tuple:
+        router = rec["row"]["router"]
+        cat = router.split(":", 1)[1] if router.startswith("single_model:") else None
+        rank = list(categories).index(cat) if cat in categories else -1
+        return not is_mess_plus(router), cat is not None, rank, router, rec["row"]["seed"]
+    return sorted(out, key=key)
+
+
+def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categories: Sequence[str]) -> None:
+    first = min((r["row"]["seed"] for r in runs), default=None)
+    for rec in runs:
+        if rec["row"]["seed"] != first:
+            continue
+        router, h = rec["row"]["router"], rec["history"]
+        mess = is_mess_plus(router)
+        ax.plot(h["t"], h["satisfaction"], label=router, color=router_color(router, categories),
+                lw=2.0 if mess else 1.0, ls="-" if mess or not router.startswith("single_model") else ":", zorder=3 if mess else 2)
+    ax.axhline(alpha, color="k", ls="--", lw=1, label="α (SLA target)")
+    ax.set(xlabel="request", ylabel="satisfaction so far")
+
+
+def model_mix(ax, rec: dict[str, Any], categories: Sequence[str]) -> None:
+    h = rec["history"]
+    colors = [router_color(f"single_model:{cat}", categories) for cat in categories]
+    ax.stackplot(h["t"], *[h[f"share_{cat}"] for cat in categories], labels=list(categories), colors=colors, alpha=0.85)
+    ax.set(xlabel="request", ylabel="share of requests so far", ylim=(0, 1))
+
+
+def write_plots(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmarks: Sequence[Any],
+                categories: Sequence[str], out_dir: Path, ctx: ReportContext) -> list[Path]:
+    """The main grid's figures: running satisfaction, MESS+ queue and model mix, cost vs satisfaction."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    categories = list(categories)
+    alphas = {b.name: main_alpha(frame, b.name, b.alpha) for b in benchmarks}
+    runs = {b.name: _runs(records, b.name, alphas[b.name], ctx, categories) for b in benchmarks}
+    subtitle = f"first seed; {_settings_text(ctx)}" if ctx.mess_settings else "first seed"
     written = []
-    runs = {b.name: _default_runs(records, b, table) for b in benchmarks}
-    first_seed = {b.name: min((r["row"]["seed"] for r in runs[b.name]), default=None) for b in benchmarks}
 
-    fig, axes = _panels(len(benchmarks), f"Running satisfaction (first seed; {setting_text(table)})")
+    fig, axes = _panels(len(benchmarks), "Running satisfaction", subtitle, legend_rows=2)
     for ax, bench in zip(axes, benchmarks):
-        for rec in runs[bench.name]:
-            if rec["row"]["seed"] == first_seed[bench.name]:
-                h = rec["history"]
-                ax.plot(h["t"], h["satisfaction"], label=rec["row"]["router"], lw=2.2 if rec["row"]["router"] == "mess_plus" else 1)
-        ax.axhline(bench.alpha, color="k", ls="--", lw=1, label="α")
-        ax.set(title=bench.name, xlabel="request", ylabel="satisfaction so far")
-    axes[0].legend(fontsize=7)
+        running_satisfaction(ax, runs[bench.name], alphas[bench.name], categories)
+        ax.set_title(f"{bench.name} (α={alphas[bench.name]:g})", fontsize=9)
+    _legend(fig, axes)
     written.append(_save(fig, out_dir / "running_satisfaction.png"))
 
-    if any(rec["row"]["router"] == "mess_plus" for recs in runs.values() for rec in recs):
-        written += _mess_plus_plots(runs, first_seed, benchmarks, categories, out_dir)
-    written.append(_cost_vs_satisfaction(frame, benchmarks, out_dir, table))
+    mess_routers = sorted({r["row"]["router"] for recs in runs.values() for r in recs if is_mess_plus(r["row"]["router"])})
+    if mess_routers:
+        written += _mess_plus_plots(runs, alphas, benchmarks, categories, mess_routers, out_dir, ctx)
+    written.append(cost_vs_satisfaction(records, frame, benchmarks, categories, out_dir, ctx))
     return written
 
 
-def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], first_seed: dict[str, Any], benchmarks: Sequence[BenchmarkSpec],
-                     categories: Sequence[str], out_dir: Path) -> list[Path]:
+def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], alphas: dict[str, float], benchmarks: Sequence[Any],
+                     categories: Sequence[str], mess_routers: Sequence[str], out_dir: Path, ctx: ReportContext) -> list[Path]:
     written = []
-    fig, axes = _panels(len(benchmarks), "MESS+ virtual queue Q (decision queue, every seed)")
+    fig, axes = _panels(len(benchmarks), "MESS+ virtual queue Q", f"every seed; {_settings_text(ctx)}")
     for ax, bench in zip(axes, benchmarks):
+        styles = defaultdict(lambda: ["-", "--", ":", "-."][len(styles) % 4])
         for rec in runs[bench.name]:
-            if rec["row"]["router"] == "mess_plus":
-                ax.plot(rec["history"]["t"], rec["history"]["Q"], label=f"seed {rec['row']['seed']}")
-        ax.set(title=bench.name, xlabel="request", ylabel="Q")
-    axes[0].legend(fontsize=7)
+            router = rec["row"]["router"]
+            if is_mess_plus(router):
+                ax.plot(rec["history"]["t"], rec["history"]["Q"], color=router_color(router, categories),
+                        ls=styles[rec["row"]["seed"]], lw=1.2, label=f"{router}, seed {rec['row']['seed']}")
+        ax.set(xlabel="request", ylabel="Q")
+        ax.set_title(f"{bench.name} (α={alphas[bench.name]:g})", fontsize=9)
+    _legend(fig, axes)
     written.append(_save(fig, out_dir / "queue.png"))
 
-    fig, axes = _panels(len(benchmarks), "MESS+ model mix so far (first seed; exploration served by the largest)")
-    for ax, bench in zip(axes, benchmarks):
-        for rec in runs[bench.name]:
-            if rec["row"]["router"] == "mess_plus" and rec["row"]["seed"] == first_seed[bench.name]:
-                h = rec["history"]
-                ax.stackplot(h["t"], *[h[f"share_{cat}"] for cat in categories], labels=list(categories), alpha=0.8)
-        ax.set(title=bench.name, xlabel="request", ylabel="share of requests", ylim=(0, 1))
-    axes[0].legend(fontsize=7, loc="lower left")
-    written.append(_save(fig, out_dir / "model_mix.png"))
+    for router in mess_routers:
+        fig, axes = _panels(len(benchmarks), f"{router}: model mix so far",
+                            "first seed; an exploration is served by the largest model")
+        for ax, bench in zip(axes, benchmarks):
+            mine = [r for r in runs[bench.name] if r["row"]["router"] == router]
+            if mine:
+                model_mix(ax, mine[0], categories)
+            ax.set_title(f"{bench.name} (α={alphas[bench.name]:g})", fontsize=9)
+        _legend(fig, axes)
+        name = "model_mix.png" if router == mess_routers[0] else f"model_mix_{router}.png"
+        written.append(_save(fig, out_dir / name))
     return written
 
 
-def _cost_vs_satisfaction(frame: pd.DataFrame, benchmarks: Sequence[BenchmarkSpec], out_dir: Path, table: TableSetting) -> Path:
-    """Energy per request, or time where routing optimised time (energy may then be unmeasured)."""
-    column, label = ("time_s_per_request", "time per request (s)") if (frame["cost"] == "time").any() else \
-        ("energy_j_per_request", "energy per request (J)")
-    fig, axes = _panels(len(benchmarks), f"{label.split(' per')[0].capitalize()} vs satisfaction across α "
-                                         f"(mean over seeds; {setting_text(table)})")
+def cost_vs_satisfaction(records: Sequence[dict[str, Any]], frame: pd.DataFrame, benchmarks: Sequence[Any],
+                         categories: Sequence[str], out_dir: Path, ctx: ReportContext) -> Path:
+    """Cost per request vs satisfaction across the alphas that ran: each router's points labelled with alpha,
+    its 95% satisfaction interval as a bar, and the static optimum's and oracle's curves across alpha."""
+    column = ctx.per_request
+    boot = {r["run_id"]: r.get("bootstrap") for r in records}
+    fig, axes = _panels(len(benchmarks), f"Cost vs satisfaction across α",
+                        f"mean over seeds, bars: 95% interval; {_settings_text(ctx)}", legend_rows=2)
     for ax, bench in zip(axes, benchmarks):
-        part = frame[frame["benchmark"] == bench.name]
-        part = part[at_table_settings(part, table)]
-        means = part.groupby(["router", "alpha"], as_index=False)[[column, "satisfaction"]].mean()
-        for router, group in means.groupby("router"):
-            group = group.sort_values("alpha")
-            style = {"static_optimum": dict(ls="--", marker="s"), "oracle": dict(ls=":", marker="v")}.get(router, dict(ls="-", marker="o"))
+        part = frame[(frame["benchmark"] == bench.name) & frame.apply(lambda r: _at_setting(r, ctx), axis=1)]
+        for router, group in part.groupby("router", sort=False):
+            pts = []
+            for alpha, rows in group.groupby("alpha"):
+                reps = [boot.get(rid) for rid in rows["run_id"]]
+                iv = combined_interval([r and r.get("satisfaction") for r in reps])
+                pts.append((float(alpha), rows[column].mean(), rows["satisfaction"].mean(), iv))
+            pts.sort()
+            color = router_color(router, categories)
+            xs, ys = [p[1] for p in pts], [p[2] for p in pts]
             if router.startswith("single_model"):
-                style = dict(ls="none", marker="x")
-            ax.plot(group[column], group["satisfaction"], label=router, **style)
-        for alpha in bench.alpha_sweep:
-            ax.axhline(alpha, color="grey", lw=0.5)
-        ax.set(title=bench.name, xlabel=label, ylabel="satisfaction", xscale="log")
-    axes[0].legend(fontsize=7)
+                ax.plot(xs[:1], ys[:1], ls="none", marker="x", ms=7, color=color, label=router)
+                continue
+            style = {"static_optimum": dict(ls="--", marker="s", ms=4), "oracle": dict(ls=":", marker="v", ms=4)}.get(
+                router, dict(ls="-", marker="o", ms=4))
+            ax.plot(xs, ys, color=color, label=router, lw=1.8 if is_mess_plus(router) else 1.2, **style)
+            for alpha, x, y, iv in pts:
+                if iv is not None:
+                    ax.plot([x, x], [iv.low, iv.high], color=color, lw=0.8)
+                if is_mess_plus(router) or router in ("static_optimum", "oracle"):
+                    ax.annotate(f"{alpha:g}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6, color=color)
+        for alpha in sorted(part["alpha"].unique()):
+            ax.axhline(alpha, color="grey", lw=0.5, zorder=0)
+        log_scale = bool((part[column] > 0).all())  # a zero cost (e.g. unmeasured times) cannot go on a log axis
+        ax.set(xlabel=f"cost per request ({ctx.cost_unit}{', log' if log_scale else ''})", ylabel="satisfaction",
+               xscale="log" if log_scale else "linear")
+        ax.set_title(bench.name, fontsize=9)
+    _legend(fig, axes)
     return _save(fig, out_dir / "cost_vs_satisfaction.png")
+
+
+def write_scenario_plots(records: Sequence[dict[str, Any]], name: str, alpha: float, boundaries: Sequence[tuple[str, int]],
+                         n_total: int, categories: Sequence[str], out_dir: Path, ctx: ReportContext) -> list[Path]:
+    """A concatenated scenario stream: running satisfaction and each MESS+ router's model mix, with the parts'
+    boundaries marked. `boundaries`: (part name, start index in the whole stream); a test-split run shows the
+    stream's tail, so its boundaries shift by the training part's length."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    categories = list(categories)
+    runs = _runs(records, name, alpha, ctx, categories)
+    if not runs:
+        return []
+    offset = n_total - runs[0]["row"]["n_requests"]
+    mess_routers = sorted({r["row"]["router"] for r in runs if is_mess_plus(r["row"]["router"])})
+    fig, axes = _panels(1 + len(mess_routers), f"Scenario {name}: running satisfaction and model mix",
+                        f"α={alpha:g}; first seed; dotted lines: where the next part starts (the scored part of the stream)", legend_rows=3)
+    running_satisfaction(axes[0], runs, alpha, categories)
+    axes[0].set_title("running satisfaction", fontsize=9)
+    for ax, router in zip(axes[1:], mess_routers):
+        model_mix(ax, next(r for r in runs if r["row"]["router"] == router), categories)
+        ax.set_title(f"{router}: model mix", fontsize=9)
+    n_shown = n_total - offset
+    ends = [start for _, start in boundaries[1:]] + [n_total]
+    for ax in axes:
+        for (part, start), end in zip(boundaries, ends):
+            lo, hi = max(start - offset, 0), end - offset
+            if start - offset > 0:
+                ax.axvline(start - offset, color="k", ls=":", lw=1)
+            if hi - lo >= 0.08 * n_shown:  # name a part where its stretch leaves room for the name
+                ax.annotate(part, ((lo + hi) / 2, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -10),
+                            textcoords="offset points", fontsize=7, ha="center")
+    _legend(fig, axes)
+    return [_save(fig, out_dir / f"scenario_{name}.png")]

@@ -7,7 +7,7 @@ import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -27,7 +27,6 @@ class Inputs:
     features: dict[str, np.ndarray | None]
     router_params: dict[str, dict[str, Any]]
     cost: CostKind
-    log_run: Callable[[dict[str, Any]], None] | None = None  # e.g. W&B; runs in the worker, in parallel
 
 
 _INPUTS: Inputs | None = None
@@ -41,11 +40,8 @@ def _init_worker() -> None:
 
 def _execute(spec: RunSpec) -> dict[str, Any]:
     assert _INPUTS is not None
-    record = execute_run(spec, _INPUTS.datasets[spec.benchmark], _INPUTS.features[spec.benchmark],
-                         _INPUTS.router_params[spec.router], _INPUTS.cost)
-    if _INPUTS.log_run:
-        _INPUTS.log_run(record)
-    return record
+    return execute_run(spec, _INPUTS.datasets[spec.benchmark], _INPUTS.features[spec.benchmark],
+                       _INPUTS.router_params[spec.router], _INPUTS.cost)
 
 
 def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int = 0,

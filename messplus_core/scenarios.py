@@ -29,8 +29,19 @@ class Scenario:
     feedback_rate: float | None  # None: the top-level feedback_rate
 
     @classmethod
-    def from_mapping(cls, name: str, cfg: Mapping[str, Any]) -> "Scenario":
-        parts = tuple(BenchmarkSpec.from_mapping(b, spec) for b, spec in (cfg.get("parts") or {}).items())
+    def from_mapping(cls, name: str, cfg: Mapping[str, Any], selected: Sequence[BenchmarkSpec] = ()) -> "Scenario":
+        """`parts`: benchmark configs (the YAML's defaults list); `sequence`, when given, replaces them by names
+        of selected benchmarks (`benchmark=`), so a stream can be made of any data, e.g. a zoo of one's own."""
+        sequence = cfg.get("sequence")
+        if sequence:
+            by_name = {b.name: b for b in selected}
+            missing = [n for n in sequence if n not in by_name]
+            if missing:
+                raise ConfigError(f"scenario '{name}': sequence names {missing}, which are not selected benchmarks "
+                                  f"({sorted(by_name)}); add them to benchmark=[...] or change scenarios.{name}.sequence.")
+            parts = tuple(by_name[n] for n in sequence)
+        else:
+            parts = tuple(BenchmarkSpec.from_mapping(b, spec) for b, spec in (cfg.get("parts") or {}).items())
         alpha = cfg.get("alpha")
         if alpha is not None:
             check_alpha(float(alpha), where=f"scenario '{name}'")
@@ -57,9 +68,9 @@ class Scenario:
         return ", ".join(bits)
 
 
-def scenarios_from_mapping(cfg: Mapping[str, Mapping[str, Any]] | None) -> list[Scenario]:
+def scenarios_from_mapping(cfg: Mapping[str, Mapping[str, Any]] | None, selected: Sequence[BenchmarkSpec] = ()) -> list[Scenario]:
     """Scenarios selected in Hydra's `scenarios` node, in config order (none selected: empty)."""
-    scenarios = [Scenario.from_mapping(name, spec or {}) for name, spec in (cfg or {}).items()]
+    scenarios = [Scenario.from_mapping(name, spec or {}, selected) for name, spec in (cfg or {}).items()]
     for s in scenarios:
         if s.name == NO_SCENARIO:
             raise ConfigError(f"'{NO_SCENARIO}' names the main grid; give the scenario another name.")

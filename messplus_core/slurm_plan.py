@@ -284,7 +284,7 @@ def build_plan(
     if "evaluate" in stages:
         ev_cfg = cfg.get("evaluate") or {}
         ev_args = [str(a) for a in ev_cfg.get("args") or []]
-        _reject_owned(ev_args, ("data_dir", "model_zoo", "benchmark", "sweep", "hydra.run.dir", "report", "report_only"), "evaluate.args")
+        _reject_owned(ev_args, ("data_dir", "model_zoo", "benchmark", "sweep", "hydra.run.dir", "out_dir", "report", "report_only"), "evaluate.args")
         common_ev = (
             f"data_dir={capture_dir}", f"model_zoo={zoo.name}", f"sweep={cfg.get('sweep') or 'default'}",
             f"hydra.run.dir={evaluate_dir}",

@@ -215,7 +215,7 @@ def test_real_table_holds_every_router_and_both_bounds(real_runs):
                    "single_model:large", *LEARNED]:
         assert f"| {router} |" in summary
     assert "*static_optimum* (bound)" in summary and "*oracle* (bound)" in summary
-    assert "### Cost relative to MESS+" in summary and "### MESS+ against the best other router" in summary
+    assert "### Cost relative to mess_plus" in summary and "### MESS+ against the best other router" in summary
     frame = real_runs[0]["frame"]
     assert set(frame.loc[frame["split"] == "test", "n_requests"]) == {1172 - round(0.2 * 1172), 3270 - round(0.2 * 3270)}
 

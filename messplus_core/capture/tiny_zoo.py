@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import logging
 import os
 import shutil
 import time
@@ -27,10 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from tqdm.auto import tqdm
+
 from ..zoo import ConfigError
 from .demo_data import read_demo
 
-log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>"]
@@ -136,6 +136,9 @@ def _build(folder: Path, spec: TinySpec) -> None:
     import torch
 
     started = time.perf_counter()
+    # printed (the capture stage's own lines are printed; its log shows warnings only)
+    tqdm.write(f"building tiny model {folder.name} into {folder} (once; trained locally for {spec.train_steps} steps, "
+               "about a minute on two cores)")
     corpus = training_text()
     tokenizer = _train_tokenizer(corpus, spec.vocab_size)
     threads = torch.get_num_threads()
@@ -162,7 +165,7 @@ def _build(folder: Path, spec: TinySpec) -> None:
     }
     (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
     os.replace(tmp, folder)
-    log.info("built tiny model %s: %d parameters, loss %.3f, %.1f s", folder, record["parameters"], loss, record["build_seconds"])
+    tqdm.write(f"built tiny model {folder.name}: {record['parameters']} parameters, loss {loss:.3f}, {record['build_seconds']:.1f} s")
 
 
 def _train(tokenizer: Any, corpus: list[str], spec: TinySpec) -> tuple[Any, float]:
@@ -189,7 +192,7 @@ def _train(tokenizer: Any, corpus: list[str], spec: TinySpec) -> tuple[Any, floa
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
     model.train()
     loss = float("nan")
-    for _ in range(spec.train_steps):
+    for _ in tqdm(range(spec.train_steps), desc="training tiny model", unit="step", leave=False):
         out = model(**batch, labels=labels)
         out.loss.backward()
         optimizer.step()

@@ -50,6 +50,11 @@ OFFLINE_ROUTERS = {"threshold_2model", "cheapest_above_threshold", "knn"}
 MESS_PLUS_ROUTERS = ("mess_plus", "mess_plus_paper")
 
 
+def is_mess_plus(label: str) -> bool:
+    """True for a MESS+ preset's results label, e.g. `mess_plus_paper` or `mess_plus (full stream)`."""
+    return label.split(" ")[0] in MESS_PLUS_ROUTERS
+
+
 def needs_features(name: str, params: dict[str, Any]) -> bool:
     """Whether a router's decisions use request embeddings (the evaluate stage embeds texts only for these)."""
     if name in MESS_PLUS_ROUTERS:
@@ -76,5 +81,6 @@ def build_router(name: str, ctx: RouterContext, params: dict[str, Any]) -> Route
     return ROUTERS[name](ctx, params)
 
 
-__all__ = ["EXPLORE", "MESS_PLUS_ROUTERS", "ROUTERS", "OFFLINE_ROUTERS", "needs_features", "Router", "RouterContext", "build_router",
+__all__ = ["EXPLORE", "MESS_PLUS_ROUTERS", "ROUTERS", "OFFLINE_ROUTERS", "is_mess_plus", "needs_features", "Router",
+           "RouterContext", "build_router",
            "check_router_names", "overhead_prices"]
