@@ -37,12 +37,27 @@ def test_repeated_docs_with_same_labels_are_merged_with_mean_costs(tmp_path):
     assert "merged 3 repeated rows" in data.report.describe("arc_challenge")
 
 
-def test_conflicting_labels_name_the_doc_ids(tmp_path):
+def test_conflicting_labels_name_the_doc_ids_and_files(tmp_path):
     frame = synthetic_frame(10)
     repeat = frame.iloc[[2, 7]].copy()
-    repeat["label_large"] = 1 - repeat["label_large"]
-    with pytest.raises(CaptureError, match=r"different labels: \[2, 7\]"):
-        load(write_capture(tmp_path, {"arc_challenge": pd.concat([frame, repeat])}))
+    repeat["label_large"] = repeat["acc_norm_large"] = 1 - repeat["label_large"]
+    with pytest.raises(CaptureError, match=r"different labels: 2 \(in part_0.csv, part_1.csv\), 7 \(in part_1.csv\)"):
+        load(write_capture(tmp_path, {"arc_challenge": pd.concat([frame, repeat])}, shards=2))
+
+
+def test_a_repeated_doc_id_with_another_text_is_another_request(tmp_path):
+    frame = synthetic_frame(10)
+    repeat = frame.iloc[[4]].copy()
+    repeat["input_text"] = "a different question"
+    with pytest.raises(CaptureError, match=r"different texts: 4 \(in part_0.csv, part_1.csv\).*one text"):
+        load(write_capture(tmp_path, {"arc_challenge": pd.concat([frame, repeat])}, shards=2))
+
+
+def test_rows_of_another_benchmark_are_refused(tmp_path):
+    frame = synthetic_frame(6)
+    frame.loc[5, "benchmark_name"] = "boolq"
+    with pytest.raises(CaptureError, match=r"'benchmark_name' names another benchmark than 'arc_challenge'.*line 7 \(doc_id 5\): 'boolq'"):
+        load(write_capture(tmp_path, {"arc_challenge": frame}))
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -66,7 +81,7 @@ def test_zoo_category_missing_from_csv(tmp_path):
 def test_nan_energy_names_line_and_doc(tmp_path):
     frame = synthetic_frame(5)
     frame.loc[3, "energy_consumption_medium"] = np.nan
-    with pytest.raises(CaptureError, match=r"'energy_consumption_medium' is missing or not finite in 1 row\(s\): line 5 \(doc_id 3\)"):
+    with pytest.raises(CaptureError, match=r"1 of 5 rows lack a value routing needs \(cost=energy\) in \['energy_consumption_medium'\]: arc_challenge.csv line 5 \(doc_id 3\)"):
         load(write_capture(tmp_path, {"arc_challenge": frame}))
 
 
@@ -76,19 +91,21 @@ def test_unmeasured_energy_is_accepted_when_optimising_time(tmp_path):
         frame[f"energy_consumption_{cat}"] = np.nan
     data = load(write_capture(tmp_path, {"arc_challenge": frame}), cost="time")
     assert data.report.missing_energy and np.isnan(data.energy).all()
-    with pytest.raises(CaptureError, match="missing or not finite"):
+    with pytest.raises(CaptureError, match="lack a value routing needs"):
         load(tmp_path, cost="energy")
 
 
 @pytest.mark.parametrize("column,value,message", [
     ("label_small", 0.5, "is not 0 or 1"),
     ("inference_time_large", -1.0, "is negative"),
-    ("energy_consumption_small", np.inf, "is missing or not finite"),
+    ("energy_consumption_small", np.inf, "is infinite"),
 ])
 def test_bad_values_are_rejected(tmp_path, column, value, message):
     frame = synthetic_frame(5)
     frame[column] = frame[column].astype(float)
     frame.loc[1, column] = value
+    if column.startswith("label_"):
+        frame["acc_norm_small"] = frame[column]
     with pytest.raises(CaptureError, match=f"'{column}' {message}.*line 3 \\(doc_id 1\\)"):
         load(write_capture(tmp_path, {"arc_challenge": frame}))
 
