@@ -10,6 +10,7 @@ are written; any others are counted in the manifest.
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from pathlib import Path
@@ -21,6 +22,19 @@ from ..zoo import BenchmarkSpec, ConfigError, ModelZoo
 from .manifest import now_iso, update_manifest
 from .shards import check_identity, done_path, read_done, read_shard, shard_path
 from .units import Unit
+
+
+def write_capture_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a capture CSV atomically so that the evaluate stage reads back exactly these texts, labels and costs.
+
+    Every non-numeric field is quoted (csv.QUOTE_NONNUMERIC): a text holding a
+    delimiter, a quote, a lone CR, a NUL or any other character is one quoted
+    field whatever the Python version's minimal-quoting rules, and the loader
+    reads text columns verbatim. Missing costs are written as empty ("") fields.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def incomplete_units(out_dir: Path, units: list[Unit]) -> list[Unit]:
@@ -72,9 +86,7 @@ def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: li
     joined = joined.reset_index()
 
     csv_path = Path(out_dir) / f"{spec.name}.csv"
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp-{os.getpid()}")
-    joined.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    write_capture_csv(joined, csv_path)
     entry = {
         "csv": csv_path.name,
         "task": spec.task,
