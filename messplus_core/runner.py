@@ -15,8 +15,13 @@ from tqdm.auto import tqdm
 from .capture_data import CaptureData, CostKind
 from .experiment import RunSpec, execute_run
 from .run_store import RunStore
+from .zoo import ConfigError
 
 FLUSH_EVERY = 32  # records per durable append
+
+
+class RunsFailed(ConfigError):
+    """Some runs of the grid raised a ValueError (a setting or data problem); every other run finished and was stored."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,12 @@ def _execute(spec: RunSpec) -> dict[str, Any]:
 
 def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int = 0,
              progress: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """Run every spec whose run_id is not in `store` yet. Returns (new records, number skipped)."""
+    """Run every spec whose run_id is not in `store` yet. Returns (new records, number skipped).
+
+    A run that fails does not stop the others: every finished run is stored,
+    then RunsFailed (ValueError: a setting or data problem) names the failed
+    runs and their errors; any other exception (a bug) is re-raised as is.
+    """
     global _INPUTS
     done = store.records()
     todo = [s for s in specs if s.run_id not in done]
@@ -61,22 +71,36 @@ def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: 
         if len(pending[spec.benchmark]) >= FLUSH_EVERY:
             store.append(spec.benchmark, pending.pop(spec.benchmark))
 
+    failed: list[tuple[RunSpec, BaseException]] = []
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo)
     try:
         if n_jobs == 1 or len(todo) < 2:
             for spec in todo:
-                collect(spec, _execute(spec))
+                try:
+                    collect(spec, _execute(spec))
+                except Exception as err:  # noqa: BLE001 - reported below, after the other runs
+                    failed.append((spec, err))
                 bar.update()
         else:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:
                 futures = {pool.submit(_execute, spec): spec for spec in todo}
                 for future in as_completed(futures):
-                    collect(futures[future], future.result())
+                    try:
+                        collect(futures[future], future.result())
+                    except Exception as err:  # noqa: BLE001 - reported below, after the other runs
+                        failed.append((futures[future], err))
                     bar.update()
     finally:
         bar.close()
         for benchmark, records in pending.items():
             store.append(benchmark, records)
         _INPUTS = None
+    if failed:
+        bugs = [err for _, err in failed if not isinstance(err, ValueError)]
+        if bugs:
+            raise bugs[0]
+        listed = "; ".join(f"{s.benchmark} {s.label} alpha={s.alpha:g} seed={s.seed} ({s.split}): {err}" for s, err in failed[:5])
+        raise RunsFailed(f"{len(failed)} of {len(todo)} runs failed: {listed}{' ...' if len(failed) > 5 else ''}. "
+                         f"The {len(new)} finished runs are stored in {store.dir}; a rerun skips them.")
     return new, len(specs) - len(todo)

@@ -42,7 +42,7 @@ def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedbac
                 features: np.ndarray | None = None, shuffle: bool = True) -> Stream:
     """Shuffle the benchmark with `seed` (numpy PCG64) and draw which requests give feedback."""
     order = np.random.default_rng(seed).permutation(data.n) if shuffle else np.arange(data.n)
-    feedback = np.random.default_rng([seed, 7]).random(data.n) < feedback_rate
+    feedback = feedback_mask(data.n, seed, feedback_rate)
     return Stream(
         benchmark=data.benchmark,
         categories=data.categories,
@@ -57,6 +57,22 @@ def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedbac
     )
 
 
+def feedback_mask(n: int, seed: int, feedback_rate: float) -> np.ndarray:
+    """(n,) bool: which stream positions report satisfaction. Depends on n, the seed and the rate only."""
+    return np.random.default_rng([seed, 7]).random(n) < feedback_rate
+
+
+def train_size(n: int, train_fraction: float) -> int:
+    """Requests in the training part of an n-request stream: round(train_fraction * n), kept within 1..n-1
+    (0 when n < 2: such a stream has no split)."""
+    return min(max(1, round(train_fraction * n)), n - 1)
+
+
+def labelled_training_requests(n: int, seed: int, feedback_rate: float, train_fraction: float) -> int:
+    """How many training-part requests of this stream report satisfaction: knowable before any data is replayed."""
+    return int(feedback_mask(n, seed, feedback_rate)[:max(train_size(n, train_fraction), 0)].sum())
+
+
 def split_stream(stream: Stream, train_fraction: float) -> tuple[Stream, Stream]:
     """(training part, test part): the first round(train_fraction * N) requests of the stream and the rest.
 
@@ -66,7 +82,7 @@ def split_stream(stream: Stream, train_fraction: float) -> tuple[Stream, Stream]
     """
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(f"train_fraction must lie in (0, 1), got {train_fraction}.")
-    n_train = min(max(1, round(train_fraction * stream.n)), stream.n - 1)
+    n_train = train_size(stream.n, train_fraction)
     return _part(stream, slice(0, n_train)), _part(stream, slice(n_train, stream.n))
 
 

@@ -18,11 +18,12 @@ from .scenarios import NO_SCENARIO, Scenario
 from .zoo import BenchmarkSpec, ConfigError, ModelZoo, check_alpha
 
 
-def _per_preset(axis: str, values: Any, override: float | None) -> dict[str, list[float]]:
+def _per_preset(axis: str, values: Any, override: Any) -> dict[str, list[float]]:
     """A sweep axis (V or c) per MESS+ preset. The sweep gives `{preset: [values]}` (the presets' V differ in
-    units); a plain list applies to every preset; a top-level override (`V=`, `c=`) replaces every preset's."""
+    units); a plain list applies to every preset; a top-level override (`V=`, `c=`: one value or a list)
+    replaces every preset's."""
     if override is not None:
-        return {name: [float(override)] for name in MESS_PLUS_ROUTERS}
+        return {name: sweep_values(axis, override, float) for name in MESS_PLUS_ROUTERS}
     if isinstance(values, Mapping):
         unknown = sorted(set(values) - set(MESS_PLUS_ROUTERS))
         if unknown:
@@ -40,17 +41,23 @@ class SweepAxes:
     feedback_rate: float
 
     @classmethod
-    def from_config(cls, sweep: dict[str, Any], alpha: float | None = None, V: float | None = None,
-                    c: float | None = None, seed: int | None = None, feedback_rate: float = 1.0) -> "SweepAxes":
-        alphas = [float(alpha)] if alpha is not None else sweep.get("alphas", "default")
-        if isinstance(alphas, str) and alphas not in ("default", "sweep"):
-            raise ConfigError(f"sweep.alphas must be 'default', 'sweep' or a list of values, got {alphas!r}.")
+    def from_config(cls, sweep: dict[str, Any], alpha: Any = None, V: Any = None, c: Any = None, seed: Any = None,
+                    feedback_rate: Any = 1.0) -> "SweepAxes":
+        """Axes from the sweep config; a top-level `alpha=`, `V=`, `c=` or `seed=` (one value or a list) replaces that axis."""
+        if alpha is not None:
+            alphas: str | list[float] = sweep_values("alpha", alpha, float)
+        else:
+            alphas = sweep.get("alphas", "default")
+            if isinstance(alphas, str) and alphas not in ("default", "sweep"):
+                raise ConfigError(f"sweep.alphas must be 'default', 'sweep' or a list of values, got {alphas!r}.")
+            if not isinstance(alphas, str):
+                alphas = sweep_values("sweep.alphas", alphas, float)
         axes = cls(
-            alphas=alphas if isinstance(alphas, str) else [float(a) for a in alphas],
+            alphas=alphas,
             V=_per_preset("V", sweep["V"], V),
             c=_per_preset("c", sweep["c"], c),
-            seeds=[int(seed)] if seed is not None else [int(s) for s in sweep["seeds"]],
-            feedback_rate=float(feedback_rate),
+            seeds=sweep_values("seed", seed if seed is not None else sweep["seeds"], int),
+            feedback_rate=_single_value("feedback_rate", feedback_rate),
         )
         axes.validate()
         return axes
@@ -76,6 +83,38 @@ class SweepAxes:
         if self.alphas == "sweep":
             return list(bench.alpha_sweep)
         return list(self.alphas)
+
+
+def sweep_values(name: str, value: Any, kind: type) -> list:
+    """One value or a list of values of a sweep axis, as a list of `kind`; anything else is a ConfigError.
+
+    `seed=42`, `seed=[42,43]` and `alpha=[0.7,0.8]` are all accepted (like `router=[..]`); `seed=abc` or
+    `seed=4.5` is refused with how to write it.
+    """
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for v in values:
+        ok = not isinstance(v, bool) and isinstance(v, (int, float) if kind is float else int)
+        if not ok and isinstance(v, str):
+            try:
+                v, ok = (float(v) if kind is float else int(v)), True
+            except ValueError:
+                ok = False
+        if not ok:
+            example = "42" if kind is int else "0.8"
+            raise ConfigError(f"{name} must be {'an integer' if kind is int else 'a number'} or a list of them "
+                              f"(e.g. {name}={example} or '{name}=[{example},{example}]'), got {value!r}.")
+        out.append(kind(v))
+    if not out:
+        raise ConfigError(f"{name}=[] gives no values; give one value or a non-empty list.")
+    return list(dict.fromkeys(out))  # a repeated value would be the same runs twice
+
+
+def _single_value(name: str, value: Any) -> float:
+    if isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} takes one value, got {list(value)}; run one invocation per value "
+                          f"(or a Hydra multirun: -m {name}={','.join(str(v) for v in value)}).")
+    return sweep_values(name, value, float)[0]
 
 
 @dataclass(frozen=True)
