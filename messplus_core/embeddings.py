@@ -61,7 +61,7 @@ def check_encoder_available(encoder: str, texts: Sequence[Sequence[str]], cache_
             raise ConfigError(f"predictor encoder folder {local} holds no config.json; point predictor.encoder=... at a "
                               "saved Hugging Face model folder, or use predictor=minilm.")
         return
-    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub import constants, try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(encoder, "config.json"), str):
         return
@@ -69,11 +69,18 @@ def check_encoder_available(encoder: str, texts: Sequence[Sequence[str]], cache_
         raise ConfigError(f"predictor encoder '{encoder}' is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
                           f"HF_HUB_OFFLINE=1 forbids downloading it: {fixes}.")
     try:
-        HfApi().model_info(encoder, timeout=timeout_s)
+        _hub_answers(encoder, timeout_s)
     except Exception as err:  # noqa: BLE001 - any failure to reach the hub means the same to the user
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise ConfigError(f"predictor encoder '{encoder}' is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
                           f"the hub did not answer ({reason}): {fixes}.") from None
+
+
+def _hub_answers(encoder: str, timeout_s: float) -> None:
+    """Raise unless the Hugging Face hub answers for `encoder` within `timeout_s`."""
+    from huggingface_hub import HfApi
+
+    HfApi().model_info(encoder, timeout=timeout_s)
 
 
 def cache_path(cache_dir: Path, encoder: str, texts: Sequence[str]) -> Path:
