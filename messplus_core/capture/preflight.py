@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 from ..zoo import ConfigError, ZooModel
 from .backends import check_backend_device, check_backend_installed
@@ -20,6 +21,8 @@ from .settings import CaptureSettings, looks_like_path
 from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
 from .tiny_zoo import TinySpec, built_record
 from .units import Unit
+
+HUB_TIMEOUT_S = 10.0  # how long a hub model that is not cached may take to answer before the capture refuses it
 
 
 def resolve_device(settings: CaptureSettings) -> str:
@@ -54,7 +57,7 @@ def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
                 "does not exist or holds no config.json. Fix the path in the model_zoo config."
             )
         return
-    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(ref, "config.json"), str):
         return
@@ -64,6 +67,15 @@ def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
             "HF_HUB_OFFLINE=1 forbids downloading it. Download it first (huggingface-cli download), "
             "or give a local folder as `model:`."
         )
+    try:
+        HfApi().model_info(ref, timeout=HUB_TIMEOUT_S)
+    except Exception as err:  # noqa: BLE001 - unreachable, gated or unknown: the unit could not load it
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise ConfigError(
+            f"model '{ref}' ({model.category}) is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the "
+            f"hub did not give it ({reason}). Download it where the hub is reachable (huggingface-cli download, with "
+            "a token for gated models), or give a local folder as `model:`."
+        ) from None
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -99,16 +111,65 @@ def check_existing_shards(settings: CaptureSettings, device: str) -> None:
 
 
 def preflight(settings: CaptureSettings) -> str:
-    """Run every check for the selected units; returns the resolved device."""
+    """Run every check for the selected units; returns the resolved device.
+
+    Every check runs (a check that depends on a failed one is left out), and
+    all problems found are raised together as one ConfigError, so a user fixes
+    them in one round instead of one per attempt.
+    """
+    problems: list[str] = []
+
+    def attempt(check: Callable[..., Any], *args: Any) -> bool:
+        try:
+            check(*args)
+            return True
+        except ConfigError as err:
+            if str(err) not in problems:
+                problems.append(str(err))
+            return False
+
     models = list({u.model.category: u.model for u in settings.selected}.values())
-    check_backend_installed(settings.backend, models)
-    device = resolve_device(settings)
-    check_backend_device(settings.backend, device, models)
     for model in models:
-        check_model_source(settings, model)
+        attempt(check_backend_installed, settings.backend, [model])
+    device = ""
+
+    def resolve() -> None:
+        nonlocal device
+        device = resolve_device(settings)
+
+    if attempt(resolve):
+        if device == "cpu" and settings.device == "auto":
+            needs_gpu = [m.model for m in models if m.backend_args.get("quantization")]
+            if needs_gpu:
+                problems.append(f"no CUDA GPU is visible on this machine (device=auto chose cpu), but {needs_gpu} are "
+                                "quantized with bitsandbytes, which runs on GPUs only: run on a GPU machine with the `gpu` "
+                                "extra (make install-gpu), or pick a zoo for CPUs (model_zoo=tiny).")
+        else:
+            for model in models:
+                attempt(check_backend_device, settings.backend, device, [model])
+    for model in models:
+        attempt(check_model_source, settings, model)
     tasks = list(dict.fromkeys(u.benchmark.task for u in settings.selected))
-    check_tasks(tasks)
-    check_out_dir(settings.out_dir)
-    check_task_data(tasks)
-    check_existing_shards(settings, device)
+    tasks_known = attempt(check_tasks, tasks)
+    attempt(check_out_dir, settings.out_dir)
+    if tasks_known:
+        missing: list[str] = []
+        first = ""
+        for task in tasks:
+            try:
+                check_task_data([task])
+            except ConfigError as err:
+                missing.append(task)
+                first = first or str(err)
+        if len(missing) == 1:
+            problems.append(first)
+        elif missing:
+            problems.append(f"lm-eval could not load the data of tasks {missing}; the first: {first}")
+    if device:
+        attempt(check_existing_shards, settings, device)
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        listed = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
+        raise ConfigError(f"{len(problems)} problems stop this capture before any model loads:\n{listed}")
     return device

@@ -150,3 +150,31 @@ def test_benchmark_data_missing_offline(tmp_path: Path) -> None:
         pytest.skip("boolq's data is cached on this machine")
     else:
         pytest.fail("expected an error")
+
+
+def test_every_blocker_is_named_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`capture/run.py model_zoo=llama3` on a CPU machine: no GPU, no `gpu` extra, weights not cached, data not offline."""
+    from huggingface_hub import constants
+
+    from messplus_core.capture import preflight
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    real_find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec", lambda name: None if name == "bitsandbytes" else real_find_spec(name))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty_hub_cache"))
+
+    def no_data(tasks: list[str]) -> None:
+        raise ConfigError(f"lm-eval could not load the data of task {tasks[0]!r}: offline")
+
+    monkeypatch.setattr(preflight, "check_task_data", no_data)
+    with pytest.raises(ConfigError) as err:
+        run_capture(config("model_zoo=llama3", "benchmark=[boolq,piqa]", f"out_dir={tmp_path / 'out'}"), REPO, say=lambda _: None)
+    message = str(err.value)
+    assert message.startswith("7 problems stop this capture before any model loads:")
+    for part in ("Llama-3.1-8B-Instruct' (medium) asks for bitsandbytes", "Llama-3.3-70B-Instruct' (large) asks for bitsandbytes",
+                 "no CUDA GPU is visible", "Llama-3.2-1B-Instruct' (small) is not in the Hugging Face cache",
+                 "Llama-3.1-8B-Instruct' (medium) is not in the Hugging Face cache",
+                 "Llama-3.3-70B-Instruct' (large) is not in the Hugging Face cache",
+                 "could not load the data of tasks ['boolq', 'piqa']"):
+        assert part in message
