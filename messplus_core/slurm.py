@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from messplus_core.slurm_check import validate_plan
 from messplus_core.slurm_plan import Plan, build_plan, format_plan, plan_as_dict, sbatch_command
 from messplus_core.zoo import ConfigError, ModelZoo
 
@@ -70,8 +71,10 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
     cfg.pop("hydra")
     plain = OmegaConf.to_container(cfg, resolve=True)
     plain["sweep"] = choices.get("sweep") or "default"
-    plain.setdefault("capture", {})["args"] = list(plain["capture"].get("args") or []) + list(extra_capture)
-    plain.setdefault("evaluate", {})["args"] = list(plain["evaluate"].get("args") or []) + list(extra_evaluate)
+    # Config search paths given to submit.sh (e.g. a zoo of the user's own) must reach every stage too.
+    search = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath"]
+    plain.setdefault("capture", {})["args"] = list(plain["capture"].get("args") or []) + search + list(extra_capture)
+    plain.setdefault("evaluate", {})["args"] = list(plain["evaluate"].get("args") or []) + search + list(extra_evaluate)
     zoo = ModelZoo.from_mapping(plain["model_zoo"])
     benchmarks = list((plain.get("benchmarks") or {}).keys())
     base = (cwd or Path.cwd()).resolve()
@@ -220,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra_e = [a for s in args.evaluate_args for a in shlex.split(s)]
     try:
         plan, plain = make_plan(args.overrides, extra_c, extra_e)
+        validate_plan(plan, repo_root(), capture_exists="capture" not in {j.stage for j in plan.jobs})
     except ConfigError as e:
         print(f"submit: {e}", file=sys.stderr)
         return 2
