@@ -9,6 +9,8 @@ output folder holds the main grid and every scenario side by side.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -95,5 +97,8 @@ def concatenate(name: str, parts: Sequence[CaptureData]) -> CaptureData:
             merged_rows=sum(r.merged_rows for r in reports),
             docs_with_repeats=sum(r.docs_with_repeats for r in reports),
             missing_energy=any(r.missing_energy for r in reports),
+            missing_time=any(r.missing_time for r in reports),
+            dropped_rows=sum(r.dropped_rows for r in reports),
         ),
+        digest=hashlib.sha256(json.dumps([name] + [p.digest for p in parts]).encode()).hexdigest(),
     )

@@ -94,3 +94,19 @@ def test_every_key_a_router_reports_is_kept(key):
     clash = Trace(**{**trace.__dict__, "router_report": {"satisfaction": 0.1}})
     with pytest.raises(ValueError, match=r"reports \['satisfaction'\], which are results columns already"):
         experiment.summarize(experiment.RunSpec("b", "knn", 0.5, 1), clash, ("s",), "energy")
+
+
+def test_a_concatenated_scenario_stream_carries_the_digest_of_its_parts(tmp_path):
+    from dataclasses import replace
+
+    from evaluate_support import synthetic_frame as frame
+    from messplus_core.capture_data import load_capture
+    from messplus_core.scenarios import concatenate
+    from messplus_core.zoo import BenchmarkSpec, ModelZoo
+
+    zoo = ModelZoo.from_mapping(config("model_zoo=llama3")["model_zoo"])
+    arc = load_capture(write_capture(tmp_path / "a", {"arc_challenge": frame(20)}),
+                       BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.5}), zoo)
+    joined = concatenate("stream", [arc, arc])
+    assert len(joined.digest) == 64
+    assert concatenate("stream", [arc, replace(arc, digest="0" * 64)]).digest != joined.digest
