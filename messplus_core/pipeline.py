@@ -55,7 +55,18 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
     """Validate the config and expand the grid (no data read yet).
 
     `check_data=False` validates the config alone (Slurm's submit-time check, before the capture exists).
+    Any ValueError or TypeError raised while reading the config (e.g. `float('abc')` of a value) is the
+    user's config, so it is raised as a ConfigError (the error path: exit 2, one line).
     """
+    try:
+        return _plan(cfg, check_data)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"invalid config value: {err}. Check the overrides given on the command line.") from None
+
+
+def _plan(cfg: dict[str, Any], check_data: bool) -> Plan:
     check_packages(cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
@@ -73,6 +84,7 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
             routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
     axes = SweepAxes.from_config(cfg["sweep"], cfg.get("alpha"), cfg.get("V"), cfg.get("c"), cfg.get("seed"), cfg.get("feedback_rate", 1.0))
     check_router_params(routers, zoo)
+    n_jobs(cfg.get("n_jobs", 0))
     drop_incomplete = cfg.get("drop_incomplete", False)
     if not isinstance(drop_incomplete, bool):
         raise ConfigError(f"drop_incomplete must be true or false, got {drop_incomplete!r}.")
@@ -316,7 +328,7 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         features = stream_features(p, datasets, cfg["predictor"]["encoder"], cfg["cache_dir"])
         timings["embedding_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, int(cfg.get("n_jobs", 0)))
+        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, n_jobs(cfg.get("n_jobs", 0)))
         timings["runs_s"] = time.perf_counter() - started
         log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
     if not cfg.get("report", True):
@@ -325,6 +337,12 @@ def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
         if logger_cfg.get("name") == "wandb" else None
     return write_report(p, datasets, store, out_dir, cfg, notes, wandb) | {"timings": timings}
+
+
+def n_jobs(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"n_jobs must be an integer >= 0 (0: every core), got {value!r}.")
+    return value
 
 
 def table_setting(p: Plan, table: dict[str, Any]) -> TableSetting:

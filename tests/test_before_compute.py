@@ -34,6 +34,9 @@ def test_list_values_of_single_value_knobs_are_sweep_values(base):
     ("feedback_rate=[0.2,0.5]", "feedback_rate takes one value"),
     ("routers.mess_plus.energy_estimate=median", "energy_estimate must be running_mean, last or known"),
     ("routers.mess_plus.energy_prior=[1,2]", "energy_prior needs one value per model"),
+    ("split.train_fraction=abc", "invalid config value: could not convert string to float: 'abc'"),
+    ("benchmarks.boolq.alpha=high", "invalid config value"),
+    ("n_jobs=-1", "n_jobs must be an integer >= 0"),
 ])
 def test_bad_knob_values_get_the_projects_message(base, override, message):
     with pytest.raises(ConfigError, match=message):

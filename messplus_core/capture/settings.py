@@ -64,6 +64,16 @@ def _int_or_none(cfg: Mapping[str, Any], key: str, minimum: int) -> int | None:
 
 
 def parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
+    """The capture settings; a ValueError/TypeError from reading a config value is raised as a ConfigError."""
+    try:
+        return _parse_settings(cfg, repo_root)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"invalid config value: {err}. Check the overrides given on the command line.") from None
+
+
+def _parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = tuple(benchmarks_from_mapping(cfg.get("benchmarks") or {}))
     units = tuple(enumerate_units(zoo, benchmarks))
