@@ -193,7 +193,7 @@ def check_manifest_zoo(data_dir: Path, zoo: ModelZoo) -> None:
         )
 
 
-def read_capture_csv(path: Path, usecols: list[str] | None = None) -> pd.DataFrame:
+def read_capture_csv(path: Path) -> pd.DataFrame:
     """One capture CSV with text columns verbatim (no NA parsing) and NA strings only in the numeric columns.
 
     Raises CaptureError for a 0-byte file (a header-only file gives an empty
@@ -208,18 +208,23 @@ def read_capture_csv(path: Path, usecols: list[str] | None = None) -> pd.DataFra
         header = list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
         numeric = [c for c in header if c == "doc_id" or c.startswith(NUMERIC_PREFIXES)]
         return pd.read_csv(path, keep_default_na=False, na_values={c: list(NA_STRINGS) for c in numeric},
-                           dtype={c: str for c in header if c not in numeric}, usecols=usecols, encoding="utf-8")
+                           dtype={c: str for c in header if c not in numeric}, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
         raise CaptureError(f"{path}: not a readable CSV ({err}). Re-export it or remove it from the capture folder.") from err
 
 
-@lru_cache(maxsize=64)
 def record_lines(path: Path) -> tuple[int, ...] | None:
     """The physical line (1-based; line 1 is the header) where each data row starts; None if unreadable.
 
     Quoted fields may span several lines, so a row's line is not its index + 2.
-    Blank lines are skipped, as pandas skips them.
+    Blank lines are skipped, as pandas skips them. Cached per file version.
     """
+    stat = path.stat()
+    return _record_lines(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _record_lines(path: Path, mtime_ns: int, size: int) -> tuple[int, ...] | None:
     starts: list[int] = []
     try:
         with open(path, newline="", encoding="utf-8") as fh:
