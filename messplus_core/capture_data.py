@@ -177,9 +177,12 @@ def available_benchmarks(data_dir: Path) -> list[str]:
 
 
 def check_manifest_zoo(data_dir: Path, zoo: ModelZoo) -> None:
-    """Raise when `<data_dir>/manifest.json` names another zoo than `zoo` (a capture without a manifest passes)."""
+    """Raise when `<data_dir>/manifest.json` names another zoo than `zoo`; without a manifest, warn that it cannot be checked."""
     path = Path(data_dir) / MANIFEST
     if not path.is_file():
+        log.warning("%s has no %s (captures not made by this project's capture stage), so the zoo that made it cannot "
+                    "be checked: its columns are read as model_zoo '%s' (%s); make sure that zoo produced it.",
+                    data_dir, MANIFEST, zoo.name, ", ".join(f"{m.category}={m.model}" for m in zoo.models))
         return
     try:
         named = json.loads(path.read_text(encoding="utf-8")).get("zoo")

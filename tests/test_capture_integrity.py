@@ -143,11 +143,13 @@ def test_the_digest_follows_the_data_not_the_file_split(tmp_path):
         assert load(write_capture(tmp_path / column, {"arc_challenge": changed})).digest != one.digest
 
 
-def test_a_capture_of_another_zoo_is_refused_naming_both(tmp_path):
+def test_a_capture_of_another_zoo_is_refused_naming_both(tmp_path, caplog):
     from evaluate_support import config
     from messplus_core.pipeline import plan
 
     root = write_capture(tmp_path / "cap", {"arc_challenge": synthetic_frame(20)})
+    plan(config(f"data_dir={root}", "benchmark=arc_challenge", "logger=none", "model_zoo=tiny"))
+    assert "has no manifest.json" in caplog.text and "model_zoo 'tiny'" in caplog.text  # cannot be checked: a warning
     (root / "manifest.json").write_text(json.dumps({"zoo": "tiny", "benchmarks": {}}))
     with pytest.raises(ConfigError, match=r"made with model_zoo 'tiny', but .* given model_zoo 'llama3'.*model_zoo=tiny"):
         plan(config(f"data_dir={root}", "benchmark=arc_challenge", "logger=none"))
