@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..zoo import ConfigError
 from .shards import write_json_atomic
 
 MANIFEST = "manifest.json"
@@ -59,7 +60,11 @@ def update_manifest(out_dir: Path, zoo: str, benchmark: str, entry: dict[str, An
     path = Path(out_dir) / MANIFEST
     with open(path.with_name(MANIFEST + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"zoo": zoo, "benchmarks": {}}
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"zoo": zoo, "benchmarks": {}}
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is empty or corrupt ({err}); delete it and rerun with merge_only=true to "
+                              "rebuild it from the units' records.") from None
         manifest["zoo"] = zoo
         manifest["benchmarks"][benchmark] = entry
         manifest["updated_at"] = now_iso()

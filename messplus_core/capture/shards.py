@@ -196,6 +196,11 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 def read_done(path: Path) -> dict[str, Any] | None:
+    """A unit's completion record; None when absent. An empty or corrupt one (e.g. a failed copy) is a ConfigError."""
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is empty or corrupt ({err}); delete it (and its unit's .shard.jsonl if that is "
+                          "damaged too) and rerun the unit.") from None

@@ -80,3 +80,16 @@ def test_a_document_is_never_written_twice(tmp_path: Path) -> None:
         fh.write(path.read_bytes().split(b"\n")[1] + b"\n")
     with pytest.raises(ConfigError, match="doc_id 0 appears twice"):
         read_shard(path)
+
+
+def test_an_empty_done_record_or_manifest_is_named(tmp_path: Path) -> None:
+    from messplus_core.capture.manifest import update_manifest
+    from messplus_core.capture.shards import read_done
+
+    done = tmp_path / "small.done.json"
+    done.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"small.done.json is empty or corrupt"):
+        read_done(done)
+    (tmp_path / "manifest.json").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"manifest.json is empty or corrupt.*merge_only=true"):
+        update_manifest(tmp_path, "tiny", "demo", {})
