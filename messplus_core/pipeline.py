@@ -260,21 +260,25 @@ def _protocol_fixes(p: Plan, n: int, rate: float, need: int, learned: list[str])
 
 
 def run_bookkeeping(p: Plan, store: RunStore) -> list[str]:
-    """What the store already holds: runs of this grid (reused) and runs of other settings or data (left out)."""
+    """What the store already holds: runs of this grid (reused; logged) and runs of other settings or data
+    (left out of the report; logged and returned as a note for summary.md).
+
+    The reuse count is not a note: the report of a grid is the same whether its runs were made now or
+    earlier (a Slurm aggregate job reuses every run by design).
+    """
     stored = store.records()
     wanted = {s.run_id for s in p.specs}
     reused = len(wanted & set(stored))
     other = len(set(stored) - wanted)
-    notes = []
     if reused:
-        notes.append(f"{reused} of {len(wanted)} runs of this grid were reused from {store.dir} (same data digest, "
-                     "settings and code version).")
-    if other:
-        notes.append(f"{other} run(s) stored in {store.dir} belong to other settings, data or code versions; they stay "
-                     "there and are not part of this report.")
-    for note in notes:
-        log.info("%s", note)
-    return notes
+        log.info("%d of %d runs of this grid are reused from %s (same data digest, settings and code version).",
+                 reused, len(wanted), store.dir)
+    if not other:
+        return []
+    note = (f"{other} run(s) stored in {store.dir} belong to other settings, data or code versions; they stay there "
+            "and are not part of this report.")
+    log.info("%s", note)
+    return [note]
 
 
 def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:

@@ -43,8 +43,7 @@ def test_the_same_data_elsewhere_reuses_its_runs_and_says_so(tmp_path, caplog):
     shutil.copytree(root, tmp_path / "moved")
     with caplog.at_level(logging.INFO):
         second = run(tmp_path / "moved", tmp_path / "out")
-    assert "ran 0 runs, skipped 5" in caplog.text
-    assert "5 of 5 runs of this grid were reused" in second["summary"].read_text()
+    assert "ran 0 runs, skipped 5" in caplog.text and "5 of 5 runs of this grid are reused" in caplog.text
     pd.testing.assert_frame_equal(first, second["frame"])
 
 
