@@ -66,10 +66,10 @@ def test_run_id_covers_the_code_version_the_data_and_the_embedding_recipe(tmp_pa
 
     root = write_capture(tmp_path / "data", boolq(40, 0))
     cfg = config(f"data_dir={root}", "benchmark=boolq", "logger=none")
-    mess = {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus"}
+    mess = {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus_paper"}  # reads embeddings
     oracle = {s.config_hash for s in plan(cfg).specs if s.router == "oracle"}
     monkeypatch.setattr(pipeline, "EMBEDDING_RECIPE", "another recipe")
-    assert {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus"} != mess
+    assert {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus_paper"} != mess
     assert {s.config_hash for s in plan(cfg).specs if s.router == "oracle"} == oracle  # does not read embeddings
     assert embeddings.cache_path(tmp_path, "enc", ["a"]) != _cache_path_with_recipe(monkeypatch, tmp_path, "other")
 
