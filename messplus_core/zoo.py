@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .satisfaction import Satisfaction
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message says which and how to fix it."""
@@ -88,22 +90,30 @@ class ModelZoo:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
+    """A benchmark: its lm-eval task, its satisfaction (`metric` names the score; see satisfaction.py), SLA targets."""
+
     name: str
     task: str
     metric: str
     alpha: float
     alpha_sweep: tuple[float, ...]
+    kind: str = "binary"  # binary: labels in {0, 1}; graded: scores in [0, 1]
+    threshold: float | None = None  # binary from a graded score: label = 1[score >= threshold]
+
+    @property
+    def satisfaction(self) -> Satisfaction:
+        return Satisfaction(self.metric, self.kind, self.threshold)
 
     @classmethod
     def from_mapping(cls, name: str, cfg: Mapping[str, Any]) -> "BenchmarkSpec":
-        metric = str(cfg.get("metric", "acc"))
-        if metric not in ("acc", "acc_norm"):
-            raise ConfigError(f"benchmark '{name}': metric must be acc or acc_norm, got {metric!r}.")
+        sat = Satisfaction.from_mapping(f"benchmark '{name}'", cfg.get("satisfaction"),
+                                        None if cfg.get("metric") is None else str(cfg["metric"]))
         alpha = float(cfg["alpha"])
         sweep = tuple(float(a) for a in (cfg.get("alpha_sweep") or [alpha]))
         for a in (alpha, *sweep):
             check_alpha(a, where=f"benchmark '{name}'")
-        return cls(name=name, task=str(cfg.get("task", name)), metric=metric, alpha=alpha, alpha_sweep=sweep)
+        return cls(name=name, task=str(cfg.get("task", name)), metric=sat.metric, alpha=alpha, alpha_sweep=sweep,
+                   kind=sat.kind, threshold=sat.threshold)
 
 
 def check_alpha(alpha: float, where: str = "alpha") -> None:
