@@ -77,6 +77,11 @@ def time_col(cat: str) -> str:
     return f"inference_time_{cat}"
 
 
+def token_cols(cat: str) -> tuple[str, str]:
+    """Optional columns of a generation capture: the prompt's and the generated text's token counts."""
+    return f"prompt_tokens_{cat}", f"generated_tokens_{cat}"
+
+
 def cost_cols(kind: CostKind, cats: tuple[str, ...] | list[str]) -> list[str]:
     return [energy_col(c) if kind == "energy" else time_col(c) for c in cats]
 
@@ -121,11 +126,12 @@ class CaptureData:
     categories: tuple[str, ...]
     doc_ids: np.ndarray  # (N,) int64
     texts: tuple[str, ...]
-    labels: np.ndarray  # (N, M) int8 in {0, 1}
+    labels: np.ndarray  # (N, M) int8 in {0, 1} (binary benchmark) or float64 scores in [0, 1] (graded)
     energy: np.ndarray  # (N, M) float64, J (NaN where not measured)
     time: np.ndarray  # (N, M) float64, s (NaN where not measured)
     report: LoadReport
     digest: str = ""  # SHA-256 of everything above that a run reads (see `data_digest`)
+    tokens: np.ndarray | None = None  # (N, M, 2) float64 prompt and generated tokens (generation captures), else None
 
     @property
     def n(self) -> int:
@@ -143,7 +149,7 @@ def data_digest(categories: tuple[str, ...], doc_ids: np.ndarray, texts: tuple[s
     for text in texts:
         raw = text.encode("utf-8")
         h.update(len(raw).to_bytes(8, "little") + raw)
-    h.update(np.ascontiguousarray(labels, dtype=np.int8).tobytes())
+    h.update(np.ascontiguousarray(labels, dtype=np.int8 if labels.dtype == np.int8 else np.float64).tobytes())
     for values in (energy, time):
         values = np.ascontiguousarray(values, dtype=np.float64)
         h.update(np.isnan(values).tobytes())
@@ -313,8 +319,13 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
     for cat in zoo.categories:
         col = label_cols[cat]
         values = _numbers(frame, col)
-        check(col, ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values), "is not 0 or 1",
-              "Labels are the per-request satisfaction, 0 or 1.")
+        if spec.kind == "binary" and spec.threshold is None:
+            check(col, ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values), "is not 0 or 1",
+                  f"Labels of the binary benchmark '{spec.name}' are 0 or 1; for scores in [0, 1] declare "
+                  "`satisfaction: {kind: graded}` (or a threshold) in its conf/benchmark YAML.")
+        else:
+            check(col, ~((values >= 0.0) & (values <= 1.0)) & ~np.isnan(values), "is not a score in [0, 1]",
+                  f"Satisfaction scores of '{spec.name}' ({spec.metric}) lie in [0, 1]; re-capture or fix those rows.")
         metric = metric_col(spec.metric, cat)
         if col == label_col(cat) and metric in frame.columns:
             other = _numbers(frame, metric)
@@ -324,7 +335,14 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
                   "two columns to use the other.")
         elif col != label_col(cat):
             from_metric.append(col)
+        if spec.threshold is not None:  # binary from a graded score: 1[score >= threshold]
+            values = np.where(np.isnan(values), np.nan, (values >= spec.threshold).astype(float))
         out[label_col(cat)] = values
+        for col in token_cols(cat):
+            if col in frame.columns:
+                tokens = _numbers(frame, col)
+                check(col, ~(tokens >= 0), "is not a token count >= 0", "Re-capture those requests.")
+                out[col] = tokens
         for cost in (energy_col(cat), time_col(cat)):
             values = _numbers(frame, cost)
             check(cost, np.isinf(values), "is infinite", "Costs are measured joules or seconds; re-capture those requests.")
@@ -375,6 +393,8 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
     cats = tuple(zoo.categories)
     labels = [label_col(c) for c in cats]
     costs = [energy_col(c) for c in cats] + [time_col(c) for c in cats]
+    tokens = [col for c in cats for col in token_cols(c)]
+    has_tokens = all(col in frame.columns for col in tokens) and not frame[tokens].isna().any().any()
 
     rows = len(frame)
     dropped = 0
@@ -390,13 +410,14 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
 
     _check_repeats(frame, files, spec, data_dir, labels)
     grouped = frame.groupby("doc_id", sort=True)
-    merged = grouped.agg({"input_text": "first", **{c: "first" for c in labels}, **{c: "mean" for c in costs}})
+    merged = grouped.agg({"input_text": "first", **{c: "first" for c in labels}, **{c: "mean" for c in costs},
+                          **{c: "mean" for c in (tokens if has_tokens else [])}})
     # A repeat without the (non-optimised) cost makes that request's mean unknown, not the other repeats' mean.
     merged[costs] = merged[costs].mask(frame[costs].isna().groupby(frame["doc_id"]).any())
     sizes = grouped.size()
     doc_ids = merged.index.to_numpy(dtype=np.int64)
     texts = tuple(merged["input_text"].astype(str))
-    label_arr = merged[labels].to_numpy(dtype=np.int8)
+    label_arr = merged[labels].to_numpy(dtype=np.float64 if spec.kind == "graded" else np.int8)
     energy = merged[[energy_col(c) for c in cats]].to_numpy(dtype=np.float64)
     time = merged[[time_col(c) for c in cats]].to_numpy(dtype=np.float64)
     report = LoadReport(
@@ -420,6 +441,7 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
         time=time,
         report=report,
         digest=data_digest(cats, doc_ids, texts, label_arr, energy, time),
+        tokens=merged[tokens].to_numpy(dtype=np.float64).reshape(len(merged), len(cats), 2) if has_tokens else None,
     )
 
 

@@ -114,3 +114,56 @@ def test_benchmark_without_data_lists_available(tmp_path):
     root = write_capture(tmp_path, {"boolq": synthetic_frame(5, benchmark="boolq")})
     with pytest.raises(CaptureError, match=r"'arc_challenge' has no data.*Benchmarks with data there: \['boolq'\]"):
         load(root)
+
+
+GEN = BenchmarkSpec.from_mapping("gen_demo", {"satisfaction": {"metric": "bleu1", "kind": "graded"}, "alpha": 0.5})
+
+
+def graded_frame(n: int = 12) -> pd.DataFrame:
+    frame = synthetic_frame(n, benchmark="gen_demo", metric="bleu1")
+    rng = np.random.default_rng(3)
+    for cat in ("small", "medium", "large"):
+        frame[f"label_{cat}"] = frame[f"bleu1_{cat}"] = np.round(rng.random(n), 4)
+        frame[f"prompt_tokens_{cat}"] = 10
+        frame[f"generated_tokens_{cat}"] = rng.integers(1, 30, n)
+    return frame
+
+
+def test_graded_benchmark_reads_scores_in_0_1(tmp_path):
+    frame = graded_frame()
+    data = load_capture(write_capture(tmp_path, {"gen_demo": frame}), GEN, ZOO)
+    assert data.labels.dtype == np.float64
+    np.testing.assert_allclose(data.labels[:, 0], frame["label_small"])
+    np.testing.assert_array_equal(data.tokens[:, 2, 1], frame["generated_tokens_large"])
+    assert (data.tokens[:, :, 0] == 10).all()
+
+
+@pytest.mark.parametrize("bad", [1.2, -0.1])
+def test_graded_benchmark_refuses_scores_outside_0_1_naming_file_and_row(tmp_path, bad):
+    frame = graded_frame()
+    frame.loc[4, "label_medium"] = bad
+    root = write_capture(tmp_path, {"gen_demo": frame})
+    with pytest.raises(CaptureError, match=r"gen_demo.csv: column 'label_medium' is not a score in \[0, 1\] in 1 row\(s\): "
+                                           r"gen_demo.csv line 6 \(doc_id 4\)"):
+        load_capture(root, GEN, ZOO)
+
+
+def test_binary_benchmark_still_refuses_graded_scores(tmp_path):
+    frame = synthetic_frame(10)
+    frame.loc[2, "label_large"] = 0.5
+    with pytest.raises(CaptureError, match=r"column 'label_large' is not 0 or 1 in 1 row\(s\): arc_challenge.csv line 4 \(doc_id 2\): 0.5\. "
+                                           r"Labels of the binary benchmark 'arc_challenge' are 0 or 1"):
+        load(write_capture(tmp_path, {"arc_challenge": frame}))
+
+
+def test_binary_labels_stay_int8_and_captures_without_token_counts_have_none(tmp_path):
+    data = load(write_capture(tmp_path, {"arc_challenge": synthetic_frame(10)}))
+    assert data.labels.dtype == np.int8 and data.tokens is None
+
+
+def test_threshold_turns_graded_scores_into_binary_labels(tmp_path):
+    spec = BenchmarkSpec.from_mapping("gen_demo", {"satisfaction": {"metric": "bleu1", "kind": "binary", "threshold": 0.5}, "alpha": 0.5})
+    frame = graded_frame()
+    data = load_capture(write_capture(tmp_path, {"gen_demo": frame}), spec, ZOO)
+    assert data.labels.dtype == np.int8
+    np.testing.assert_array_equal(data.labels[:, 1], (frame["label_medium"] >= 0.5).astype(int))
