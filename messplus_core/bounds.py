@@ -5,6 +5,9 @@ satisfaction reaches alpha, given each model's mean satisfaction and mean
 cost; it drives the `educated_guess` router and its expected cost is the
 `static_optimum` bound. `oracle_assignment` is the cheapest per-request
 assignment that reaches alpha on the stream itself: the floor no router can beat.
+For graded satisfaction (scores in [0, 1], the 2024 setting) `graded_oracle_assignment`
+solves the same problem on the summed score, a multiple-choice knapsack, by
+its fractional relaxation (exact lower bound) rounded up on one request.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Assignment:
     satisfaction: float
     cost: float  # total
     feasible: bool
+    lower_bound: float | None = None  # graded only: the fractional relaxation's total cost, <= any assignment's
 
 
 def oracle_assignment(labels: np.ndarray, costs: np.ndarray, alpha: float) -> Assignment:
@@ -80,3 +84,60 @@ def oracle_assignment(labels: np.ndarray, costs: np.ndarray, alpha: float) -> As
         choice[take] = cheapest_sat[take]
     satisfied = labels[rows, choice]
     return Assignment(choice, float(satisfied.mean()), float(costs[rows, choice].sum()), bool(feasible))
+
+
+def _frontier_steps(scores: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, list[tuple[float, int, int, float, float]]]:
+    """Per request: its start (cheapest model, highest score among equally cheap ones) and the upgrade steps
+    along the upper convex hull of its (cost, score) points, as (efficiency, request, model, d_score, d_cost)."""
+    n, m = scores.shape
+    start = np.lexsort((-scores, costs), axis=-1)[:, 0] if n else np.zeros(0, dtype=int)
+    steps: list[tuple[float, int, int, float, float]] = []
+    for i in range(n):
+        cur = int(start[i])
+        while True:
+            gain = scores[i] - scores[i, cur]
+            extra = costs[i] - costs[i, cur]
+            ok = (gain > 1e-12) & (extra > 0)
+            if not ok.any():
+                break
+            eff = np.where(ok, gain / np.where(ok, extra, 1.0), -np.inf)
+            nxt = int(max(np.flatnonzero(eff == eff.max()), key=lambda j: scores[i, j]))  # ties: the larger step
+            steps.append((float(eff[nxt]), i, nxt, float(gain[nxt]), float(extra[nxt])))
+            cur = nxt
+    return start, steps
+
+
+def graded_oracle_assignment(scores: np.ndarray, costs: np.ndarray, alpha: float) -> Assignment:
+    """Cheapest assignment of one model per request whose summed score reaches alpha * N (scores in [0, 1]).
+
+    A multiple-choice knapsack. Its fractional relaxation is solved exactly
+    like a fractional knapsack: every request starts at its cheapest model;
+    its possible upgrades are the steps along the upper convex hull of its
+    (cost, score) points (only those can be optimal); steps of all requests
+    are taken in order of score gained per unit cost until alpha * N is
+    reached. At most the last step is fractional; taking it whole gives the
+    returned assignment, which reaches alpha at a cost at most that one step
+    above `lower_bound`, the relaxation's cost, itself a floor for every
+    assignment. If alpha * N is out of reach, every request gets its most
+    satisfying model at least cost and the result is marked infeasible.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    costs = np.asarray(costs, dtype=np.float64)
+    n = len(scores)
+    rows = np.arange(n)
+    start, steps = _frontier_steps(scores, costs)
+    choice = start.copy()
+    need = alpha * n - float(scores[rows, start].sum())
+    bound = float(costs[rows, start].sum())
+    steps.sort(key=lambda step: (-step[0], step[1]))  # per request the hull's efficiencies decrease: order kept
+    gained = 0.0
+    for _, i, model, d_score, d_cost in steps:
+        if gained >= need - 1e-9:
+            break
+        part = min(1.0, (need - gained) / d_score)
+        choice[i] = model
+        gained += d_score
+        bound += part * d_cost
+    feasible = gained >= need - 1e-9
+    return Assignment(choice, float(scores[rows, choice].mean()), float(costs[rows, choice].sum()), bool(feasible),
+                      lower_bound=bound)

@@ -26,13 +26,14 @@ class Trace:
 
     served: np.ndarray  # int8 model index whose answer was served
     explored: np.ndarray  # bool
-    satisfied: np.ndarray  # int8 label of the served answer
+    satisfied: np.ndarray  # label of the served answer: int8 0/1, or a float score in [0, 1] (graded)
     cost: np.ndarray  # charged optimised cost
     energy: np.ndarray  # charged J, the router's own overhead included
     time: np.ndarray  # charged s
     router_state: dict[str, np.ndarray] = field(default_factory=dict)
     overhead_energy: np.ndarray | None = None  # J of the router's own computation (part of `energy`)
     router_report: dict[str, float] = field(default_factory=dict)
+    queried: np.ndarray | None = None  # (N, M) bool: the models that ran at step t (all those an exploration queried)
 
     def ideal_queue(self, alpha: float) -> np.ndarray:
         """The queue as if every request had given feedback (monitoring only)."""
@@ -51,6 +52,7 @@ def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPric
     charged = [0.0] * n
     charged_energy = [0.0] * n
     charged_time = [0.0] * n
+    ran: list[tuple[int, ...]] = [()] * n  # models that ran per step (plain tuples: no NumPy call per step)
     for t in range(n):
         choice = router.choose(t)
         row_cost = cost[t]
@@ -75,19 +77,21 @@ def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPric
             charged_time[t] = time[t][model]
             revealed = None
         served[t] = model
+        ran[t] = tuple(observed)
         satisfied = labels[t][model]
         router.observe(t, model, float(satisfied) if feedback[t] else None, revealed, observed)
     overhead = _overhead(router, prices, n)
     return Trace(
         served=np.asarray(served, dtype=np.int8),
         explored=np.asarray(explored, dtype=bool),
-        satisfied=stream.labels[np.arange(n), served].astype(np.int8),
+        satisfied=stream.labels[np.arange(n), served],
         cost=np.asarray(charged),
         energy=np.asarray(charged_energy) + overhead,
         time=np.asarray(charged_time),
         router_state=router.trace(),
         overhead_energy=overhead,
         router_report=router.report(),
+        queried=_queried_mask(ran, m),
     )
 
 
@@ -98,6 +102,14 @@ def _revealed(labels: np.ndarray, queried: "range | tuple[int, ...]", m: int) ->
     out = np.full(m, np.nan)
     out[list(queried)] = labels[list(queried)]
     return out
+
+
+def _queried_mask(ran: list[tuple[int, ...]], m: int) -> np.ndarray:
+    """(N, M) bool from the models that ran per step."""
+    mask = np.zeros((len(ran), m), dtype=bool)
+    lengths = [len(r) for r in ran]
+    mask[np.repeat(np.arange(len(ran)), lengths), [q for r in ran for q in r]] = True
+    return mask
 
 
 def _overhead(router: Router, prices: OverheadPrices, n: int) -> np.ndarray:

@@ -115,9 +115,22 @@ def execute_run(spec: RunSpec, data: CaptureData, features: np.ndarray | None, p
     ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost, train)
     router_params = {**params, "V": spec.V, "c": spec.c, "model": spec.model}
     trace = replay(build_router(spec.router, ctx, router_params), stream, overhead_prices(params))
-    return {"run_id": spec.run_id, "row": summarize(spec, trace, data.categories, cost), "history": history(spec, trace, data.categories),
+    row = summarize(spec, trace, data.categories, cost) | token_columns(data, stream.order, trace)
+    return {"run_id": spec.run_id, "row": row, "history": history(spec, trace, data.categories),
             "bootstrap": {"satisfaction": bootstrap_means(trace.satisfied, spec.seed),
                           "cost": bootstrap_means(trace.energy if cost == "energy" else trace.time, spec.seed)}}
+
+
+TOKEN_COLUMNS = ("prompt_tokens_per_request", "generated_tokens_per_request")
+
+
+def token_columns(data: CaptureData, order: np.ndarray, trace: Trace) -> dict[str, float]:
+    """Prompt and generated tokens per request, counted like the costs: every queried model's on an exploration,
+    the served model's otherwise. NaN for captures without token counts (multiple-choice benchmarks)."""
+    if data.tokens is None or trace.queried is None:
+        return dict.fromkeys(TOKEN_COLUMNS, float("nan"))
+    charged = (data.tokens[order] * trace.queried[:, :, None]).sum(axis=1)  # (N, 2)
+    return dict(zip(TOKEN_COLUMNS, (float(v) for v in charged.mean(axis=0))))
 
 
 def _base_row(spec: RunSpec, cost: CostKind) -> dict[str, Any]:
@@ -200,6 +213,7 @@ def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict
         part, _ = replay_parts(spec, data, None, cost)
         labels, costs, energies, times = part.labels, part.cost, part.energy, part.time
     n = len(labels)
+    order = np.arange(data.n) if spec.split == "full" else part.order
     mix = static_mixture(labels.mean(axis=0), costs.mean(axis=0), spec.alpha)
     energy = float(mix.probabilities @ energies.mean(axis=0))
     time = float(mix.probabilities @ times.mean(axis=0))
@@ -219,5 +233,7 @@ def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict
         "final_queue_ideal": None,
     }
     row |= {f"share_{cat}": float(p) for cat, p in zip(data.categories, mix.probabilities)}
+    row |= dict.fromkeys(TOKEN_COLUMNS, float("nan")) if data.tokens is None else \
+        dict(zip(TOKEN_COLUMNS, (float(v) for v in mix.probabilities @ data.tokens[order].mean(axis=0))))
     row["run_id"] = spec.run_id
     return row

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from messplus_core.bounds import oracle_assignment, static_mixture
+from messplus_core.bounds import graded_oracle_assignment, oracle_assignment, static_mixture
 
 
 def brute_force_oracle(labels, costs, alpha):
@@ -71,3 +71,80 @@ def test_infeasible_alpha_uses_the_best_model():
     mix = static_mixture(np.array([0.4, 0.6]), np.array([1.0, 10.0]), 0.8)
     assert not mix.feasible
     np.testing.assert_allclose(mix.probabilities, [0.0, 1.0])
+
+
+def brute_force_graded(scores, costs, alpha):
+    """The exact cheapest assignment reaching alpha * N on the summed score, by enumeration (inf: unreachable)."""
+    n, m = scores.shape
+    best = np.inf
+    for choice in itertools.product(range(m), repeat=n):
+        idx = np.arange(n), np.array(choice)
+        if scores[idx].sum() >= alpha * n - 1e-9:
+            best = min(best, costs[idx].sum())
+    return best
+
+
+def brute_force_relaxation(scores, costs, alpha):
+    """The fractional relaxation (each request a distribution over models), solved as an LP by HiGHS."""
+    from scipy.optimize import linprog
+
+    n, m = scores.shape
+    a_eq = np.kron(np.eye(n), np.ones((1, m)))
+    res = linprog(costs.ravel(), A_ub=-scores.ravel()[None, :], b_ub=[-alpha * n], A_eq=a_eq, b_eq=np.ones(n),
+                  bounds=[(0, 1)] * (n * m), method="highs")
+    return res.fun if res.success else np.inf
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_graded_oracle_against_brute_force(seed):
+    rng = np.random.default_rng(1000 + seed)
+    n, m = rng.integers(3, 7), rng.integers(2, 4)
+    scores = np.round(np.clip(rng.beta(2, 2, (n, m)) + np.linspace(0, 0.3, m), 0, 1), 3)
+    costs = rng.uniform(1, 10, (n, m)) * np.arange(1, m + 1)
+    alpha = rng.uniform(0.3, 0.9)
+    result = graded_oracle_assignment(scores, costs, alpha)
+    best = brute_force_graded(scores, costs, alpha)
+    if not np.isfinite(best):
+        assert not result.feasible
+        assert result.satisfaction == pytest.approx(scores.max(axis=1).mean())
+        return
+    assert result.feasible and result.satisfaction >= alpha - 1e-9
+    # The relaxation is a floor: exact (= the LP's optimum), below the best assignment, and the returned
+    # assignment is the relaxation rounded up on one request: never cheaper than the best, at most one
+    # request's dearest upgrade above the floor.
+    assert result.lower_bound == pytest.approx(brute_force_relaxation(scores, costs, alpha))
+    assert result.lower_bound <= best + 1e-9 <= result.cost + 2e-9
+    assert result.cost - result.lower_bound <= (costs.max(axis=1) - costs.min(axis=1)).max() + 1e-9
+
+
+def test_graded_oracle_is_exact_when_no_step_is_split():
+    # Two requests, two models; gains 0.5 (cost 1) and 0.25 (cost 4): alpha*N = 1.1 needs exactly the first step.
+    scores = np.array([[0.1, 0.6], [0.5, 0.75]])
+    costs = np.array([[1.0, 2.0], [1.0, 5.0]])
+    result = graded_oracle_assignment(scores, costs, 0.55)
+    assert result.models.tolist() == [1, 0] and result.cost == result.lower_bound == 3.0
+    assert result.cost == brute_force_graded(scores, costs, 0.55)
+
+
+def test_graded_oracle_skips_dominated_models():
+    # The middle model costs more and scores less than the large one: never on the hull, never chosen.
+    scores = np.array([[0.2, 0.3, 0.9]] * 4)
+    costs = np.array([[1.0, 8.0, 5.0]] * 4)
+    result = graded_oracle_assignment(scores, costs, 0.5)
+    assert 1 not in result.models.tolist()
+    assert result.cost == brute_force_graded(scores, costs, 0.5)
+
+
+def test_graded_oracle_with_0_1_scores_matches_the_binary_oracle():
+    rng = np.random.default_rng(7)
+    labels = (rng.random((40, 3)) < [0.4, 0.6, 0.8]).astype(int)
+    costs = rng.uniform(1, 10, (40, 3)) * [1, 3, 9]
+    binary = oracle_assignment(labels, costs, 0.7)
+    graded = graded_oracle_assignment(labels.astype(float), costs, 0.7)
+    assert graded.cost == pytest.approx(binary.cost) and graded.satisfaction == pytest.approx(binary.satisfaction)
+
+
+def test_static_mixture_on_mean_scores():
+    scores = np.array([[0.2, 0.6], [0.4, 0.8]])  # means 0.3 and 0.7
+    mix = static_mixture(scores.mean(axis=0), np.array([1.0, 5.0]), 0.5)
+    assert mix.probabilities == pytest.approx([0.5, 0.5]) and mix.expected_cost == pytest.approx(3.0)

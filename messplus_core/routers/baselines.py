@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bounds import oracle_assignment, static_mixture
+from ..bounds import graded_oracle_assignment, oracle_assignment, static_mixture
 from .base import Router, RouterContext
 
 
@@ -40,8 +40,18 @@ class EducatedGuess(PlannedRouter):
 
 
 class Oracle(PlannedRouter):
-    """Per-request hindsight: the cheapest assignment reaching alpha on this stream. A floor, not deployable."""
+    """Per-request hindsight: the cheapest assignment reaching alpha on this stream. A floor, not deployable.
+
+    Graded satisfaction (float scores) uses `graded_oracle_assignment`; its
+    fractional lower bound is reported as `oracle_lower_bound_per_request`.
+    """
 
     def __init__(self, ctx: RouterContext) -> None:
-        self.assignment = oracle_assignment(ctx.hindsight_labels, ctx.hindsight_costs, ctx.alpha)
+        graded = np.issubdtype(np.asarray(ctx.hindsight_labels).dtype, np.floating)
+        solve = graded_oracle_assignment if graded else oracle_assignment
+        self.assignment = solve(ctx.hindsight_labels, ctx.hindsight_costs, ctx.alpha)
         super().__init__(self.assignment.models)
+
+    def report(self) -> dict[str, float]:
+        bound = self.assignment.lower_bound
+        return {} if bound is None else {"oracle_lower_bound_per_request": bound / max(1, len(self.plan))}
