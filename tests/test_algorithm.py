@@ -41,3 +41,11 @@ def test_exploit_rule_hand_computed():
 def test_exploit_ties_go_to_the_cheaper_model():
     assert exploit_choice(1.0, [1.0, 1.0, 1.0], 0.0, 0.5, [0.5, 0.5, 0.5]) == 0
     assert exploit_choice(1.0, [2.0, 1.0, 1.0], 0.0, 0.5, [0.5, 0.5, 0.5]) == 1
+
+
+def test_explore_exponent_default_quarter_and_2024_third():
+    t = np.array([1, 8, 16, 27])
+    np.testing.assert_allclose(explore_probability(t, 0.5), np.minimum(1, 0.5 / t ** 0.25))
+    # The 2024 paper: p_t = min(1, 3 / t^(1/3)): 1 at t=27, 3/4 at t=64, 3/10 at t=1000.
+    np.testing.assert_allclose(explore_probability(np.array([1, 27, 64, 1000]), 3.0, 1 / 3), [1.0, 1.0, 0.75, 0.3])
+    assert explore_probability(64, 2.0, 1 / 3) == pytest.approx(0.5)

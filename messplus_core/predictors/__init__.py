@@ -8,6 +8,7 @@ import numpy as np
 
 from ..zoo import ConfigError
 from .mlp_head import MLPHead
+from .ngram_linear import NgramLinear
 
 
 class Predictor(Protocol):
@@ -17,7 +18,7 @@ class Predictor(Protocol):
     def learn(self, x: np.ndarray, y: np.ndarray) -> None: ...
 
 
-PREDICTORS: dict[str, type] = {"mlp_head": MLPHead}
+PREDICTORS: dict[str, type] = {"mlp_head": MLPHead, "ngram_linear": NgramLinear}
 
 
 def make_predictor(name: str, dim: int, n_outputs: int, seed: int, params: dict[str, Any]) -> Predictor:

@@ -1,7 +1,9 @@
 """A small MLP head over frozen text embeddings: one sigmoid output per model.
 
 This is the paper's satisfaction predictor (frozen encoder + MLP head, binary
-cross-entropy, SGD with momentum), written in NumPy: the head is tiny and is
+cross-entropy, SGD with momentum), written in NumPy. For graded satisfaction
+(scores in [0, 1]) `loss="mse"` trains the same sigmoid outputs by squared
+error, a regression on the score: the head is tiny and is
 trained one exploration at a time, where framework call overhead would dominate.
 """
 
@@ -21,7 +23,11 @@ class MLPHead:
     """
 
     def __init__(self, dim: int, n_outputs: int, *, seed: int, hidden: int = 64, lr: float = 0.05,
-                 momentum: float = 0.9, steps: int = 3, batch_size: int = 16, weight_decay: float = 1e-4) -> None:
+                 momentum: float = 0.9, steps: int = 3, batch_size: int = 16, weight_decay: float = 1e-4,
+                 loss: str = "bce") -> None:
+        if loss not in ("bce", "mse"):
+            raise ValueError(f"MLP head loss must be bce (binary cross-entropy) or mse (squared error), got {loss!r}.")
+        self.loss = loss
         self.rng = np.random.default_rng(seed)
         self.scale = np.sqrt(dim)  # unit-norm sentence embeddings -> entries of order one
         self.w1 = self.rng.normal(0.0, np.sqrt(2.0 / dim), (dim, hidden))
@@ -43,8 +49,8 @@ class MLPHead:
         return expit(hidden @ self.w2 + self.b2)
 
     def learn(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add one labelled example ((dim,), (n_outputs,) in [0, 1], NaN where a model's label is unknown, e.g.
-        only the served model's on an exploited request) and take `steps` SGD steps."""
+        """Add one labelled example ((dim,), (n_outputs,) in [0, 1]: 0/1 labels or graded scores, NaN where a
+        model's label is unknown, e.g. only the served model's on an exploited request) and take `steps` SGD steps."""
         self.buffer_x.append(np.asarray(x, dtype=np.float64))
         self.buffer_y.append(np.asarray(y, dtype=np.float64))
         n = len(self.buffer_x)
@@ -70,6 +76,8 @@ class MLPHead:
         prob = expit(hidden @ self.w2 + self.b2)
         known = ~np.isnan(y)  # a label not observed (NaN) contributes no gradient
         d_logits = np.where(known, prob - np.where(known, y, 0.0), 0.0) / len(x)  # d mean BCE / d logits
+        if self.loss == "mse":  # d mean squared error (prob - y)^2 / d logits
+            d_logits = 2.0 * d_logits * prob * (1.0 - prob)
         d_hidden = (d_logits @ self.w2.T) * (pre > 0)
         grads = [xs.T @ d_hidden, d_hidden.sum(0), hidden.T @ d_logits, d_logits.sum(0)]
         for param, grad, vel in zip(self.params, grads, self.velocity):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from ..predictors import make_predictor
 from ..zoo import ConfigError
 from .base import EXPLORE, OverheadPrices, Router, RouterContext
@@ -27,13 +29,17 @@ def _mess_plus(ctx: RouterContext, params: dict[str, Any]) -> Router:
         if ctx.features is None:
             raise ValueError(f"MESS+ with estimator={settings.estimator} needs request embeddings (RouterContext.features).")
         pred = params["predictor"]
-        predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, pred["head"])
+        head = dict(pred["head"])
+        if pred["name"] == "mlp_head" and np.issubdtype(ctx.hindsight_labels.dtype, np.floating):
+            head.setdefault("loss", "mse")  # graded satisfaction: regress the score
+        predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, head)
     return ReplayedMessPlus(ctx, MessPlus(settings, ctx.n_models, ctx.alpha, ctx.seed, predictor))
 
 
 ROUTERS: dict[str, Callable[[RouterContext, dict[str, Any]], Router]] = {
     "mess_plus": _mess_plus,
     "mess_plus_paper": _mess_plus,
+    "mess_plus_2024": _mess_plus,  # the 2024 workshop paper's settings (conf/router/mess_plus_2024.yaml)
     "single_model": lambda ctx, params: SingleModel(ctx, model=params["model"]),
     "educated_guess": lambda ctx, params: EducatedGuess(ctx),
     "oracle": lambda ctx, params: Oracle(ctx),
@@ -47,7 +53,7 @@ OFFLINE_ROUTERS = {"threshold_2model", "cheapest_above_threshold", "knn"}
 
 #: The MESS+ presets: they span the sweep's V x c, learn online (so they also run on the full stream under the
 #: train/test protocol) and are the routers the report compares everything against.
-MESS_PLUS_ROUTERS = ("mess_plus", "mess_plus_paper")
+MESS_PLUS_ROUTERS = ("mess_plus", "mess_plus_paper", "mess_plus_2024")
 
 
 def is_mess_plus(label: str) -> bool:
