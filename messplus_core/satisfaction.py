@@ -44,8 +44,11 @@ def _rouge1() -> Any:
 
 
 def bleu1(hypothesis: str, reference: str) -> float:
-    """Sentence BLEU-1 in [0, 1]: sacrebleu's unigram precision x brevity penalty exp(min(0, 1 - r/h)) / 100."""
-    return float(_bleu1().sentence_score(hypothesis, [reference]).score) / 100.0
+    """Sentence BLEU-1 in [0, 1]: sacrebleu's unigram precision x brevity penalty exp(min(0, 1 - r/h)) / 100.
+
+    sacrebleu computes in log space, so a perfect match can come out as 100.00000000000004: clipped to [0, 1].
+    """
+    return min(1.0, max(0.0, float(_bleu1().sentence_score(hypothesis, [reference]).score) / 100.0))
 
 
 def rouge1(hypothesis: str, reference: str) -> float:

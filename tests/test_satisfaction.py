@@ -57,3 +57,9 @@ def test_benchmark_yaml_declares_graded_and_binary_satisfaction():
 def test_bad_satisfaction_is_a_config_error(cfg, message):
     with pytest.raises(ConfigError, match=message):
         BenchmarkSpec.from_mapping("b", {"alpha": 0.5, **cfg})
+
+
+def test_bleu1_never_exceeds_one():
+    # sacrebleu's log-space arithmetic gives 100.00000000000004 for this perfect match; the loader refuses > 1.
+    assert bleu1("la maison rouge court", " la maison rouge court") == 1.0
+    assert all(0.0 <= bleu1(h, "le livre noir bouge") <= 1.0 for h in ("le livre noir bouge", "le livre", "x y z w v"))

@@ -2,8 +2,9 @@
 
 lm-eval hands a model all requests of a task at once and records no
 per-request cost. `PerDocumentLM` sits between lm-eval and the real model:
-it groups the requests by document (all answer choices of one question),
-scores each group inside one energy/time window, and appends the result to
+it groups the requests by document (all answer choices of one question, or
+the one generation request of a `generate_until` task), scores or decodes
+each group inside one energy/time window, and appends the result to
 the unit's shard before moving on. Documents already in the shard are
 answered from it, so a resumed run recomputes nothing, yet lm-eval still
 scores every document itself: the labels are lm-eval's own per-sample
@@ -20,11 +21,12 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
+from ..satisfaction import Satisfaction
 from ..zoo import ConfigError
 from .energy import EnergyMeter
 from .shards import DocRecord, ShardWriter
@@ -130,6 +132,7 @@ class PerDocumentLM(LM):
         self.measured_docs = 0
         self.measured_time_s = 0.0
         self.reused_docs = 0
+        self.decoded = False  # True once lm-eval asked for generations (a generate_until task)
 
     @property
     def inner(self) -> LM | None:
@@ -194,19 +197,102 @@ class PerDocumentLM(LM):
         raise ConfigError("capture scores multiple-choice tasks by log-likelihood; perplexity tasks are not supported.")
 
     def generate_until(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[str]:
-        raise ConfigError("capture scores answer choices by log-likelihood only and never decodes; pick a multiple-choice task.")
+        """Decode each document in its own window (one request per document), journal the text and token counts.
+
+        Token counts use the model's tokenizer without special tokens: the
+        prompt as lm-eval built it, and the returned continuation (lm-eval's
+        backends cut it at the first stop sequence, so a few tokens decoded
+        past a stop sequence are not counted; the window's time and energy
+        include them).
+        """
+        self.decoded = True
+        done = self._writer.records
+        by_doc: dict[int, int] = {}
+        for pos, req in enumerate(requests):
+            doc_id = int(req.doc_id)
+            if doc_id in by_doc:
+                raise ConfigError(f"{self._label}: doc_id {doc_id} has several generation requests (repeats > 1); "
+                                  "capture decodes one continuation per document: set repeats: 1 in the task.")
+            by_doc[doc_id] = pos
+        results: list[str | None] = [None] * len(requests)
+        cached = sum(1 for d in by_doc if d in done)
+        bar = tqdm(total=len(by_doc), initial=cached, desc=self._label, unit="doc", disable=disable_tqdm)
+        for doc_id in sorted(by_doc):
+            req = requests[by_doc[doc_id]]
+            context, gen_kwargs = req.args
+            digest = request_hash([[context, gen_kwargs]])
+            if doc_id in done:
+                results[by_doc[doc_id]] = self._reuse_text(done[doc_id], digest)
+            else:
+                results[by_doc[doc_id]] = self._generate(doc_id, req, context, digest)
+                bar.update(1)
+        bar.close()
+        return results  # type: ignore[return-value]
+
+    def _reuse_text(self, record: DocRecord, digest: str) -> str:
+        if record.request_hash != digest or record.generated is None:
+            raise ConfigError(
+                f"{self._writer.path}: doc_id {record.doc_id} was captured from a different request than lm-eval "
+                "builds now (task, prompt, generation settings or data changed). Delete the shard to recapture this unit."
+            )
+        self.reused_docs += 1
+        return record.generated
+
+    def _generate(self, doc_id: int, req: "Instance", context: str, digest: str) -> str:
+        if self._inner is None:
+            self._inner = self._load()
+        started = self._meter.begin()
+        text = str(self._inner.generate_until([req], disable_tqdm=True)[0])
+        reading = self._meter.end(started)
+        self._writer.append(
+            DocRecord(
+                doc_id=doc_id,
+                request_hash=digest,
+                input_text=context,
+                loglikelihoods=[],
+                time_s=reading.time_s,
+                energy_j=reading.energy_j,
+                energy_parts=reading.parts,
+                generated=text,
+                prompt_tokens=self._count_tokens(context),
+                generated_tokens=self._count_tokens(text),
+            )
+        )
+        self.measured_docs += 1
+        self.measured_time_s += reading.time_s
+        return text
+
+    def _count_tokens(self, text: str) -> int:
+        tokenizer = getattr(self._inner, "tokenizer", None)
+        if tokenizer is None:
+            raise ConfigError(f"{self._label}: the model backend exposes no tokenizer to count tokens with.")
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """lm-eval's per-document metrics for one task, and what identifies the task version."""
+    """lm-eval's per-document metrics for one task, and what identifies the task version.
+
+    `metrics` holds lm-eval's per-sample numbers (corpus-level metrics such as
+    BLEU, whose per-sample value is a (reference, prediction) pair, are left
+    out) plus, when `satisfaction` computes a graded score, that score under
+    its metric name, from lm-eval's filtered response and reference.
+    """
 
     metrics: dict[int, dict[str, float]]
     task_version: Any
     n_shot: Any
 
 
-def evaluate(lm: PerDocumentLM, task: str, limit: int | None) -> TaskOutcome:
+def _reference(target: Any) -> str:
+    """lm-eval's `target` of a sample as one reference string (the first of several)."""
+    if isinstance(target, (list, tuple)):
+        return str(target[0]) if target else ""
+    return str(target)
+
+
+def evaluate(lm: PerDocumentLM, task: str, limit: int | None, satisfaction: Satisfaction | None = None,
+             gen_kwargs: Mapping[str, Any] | None = None) -> TaskOutcome:
     from lm_eval import simple_evaluate
 
     res = simple_evaluate(
@@ -216,9 +302,20 @@ def evaluate(lm: PerDocumentLM, task: str, limit: int | None) -> TaskOutcome:
         task_manager=manager_for([task]),
         bootstrap_iters=0,
         log_samples=True,
+        gen_kwargs=dict(gen_kwargs) if gen_kwargs else None,
     )
     samples = res["samples"]
     if set(samples) != {task}:
         raise ConfigError(f"lm-eval task {task!r} produced results for {sorted(samples)}; capture needs exactly one task.")
-    metrics = {int(s["doc_id"]): {m: float(s[m]) for m in s["metrics"]} for s in samples[task]}
+    metrics: dict[int, dict[str, float]] = {}
+    for s in samples[task]:
+        row = {m: float(s[m]) for m in s["metrics"] if isinstance(s[m], (int, float))}
+        if satisfaction is not None and satisfaction.computed:
+            responses = s["filtered_resps"]
+            response = responses[0] if isinstance(responses, list) else responses
+            if not isinstance(response, str):
+                raise ConfigError(f"lm-eval task {task!r} returns {type(response).__name__} responses; "
+                                  f"{satisfaction.metric} scores generated text: use it with a generate_until task.")
+            row[satisfaction.metric] = satisfaction.score(response, _reference(s["target"]))
+        metrics[int(s["doc_id"])] = row
     return TaskOutcome(metrics=metrics, task_version=res["versions"].get(task), n_shot=res["n-shot"].get(task))

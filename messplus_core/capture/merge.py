@@ -3,8 +3,10 @@
 `<out_dir>/<benchmark>.csv` has one row per doc_id (sorted): `doc_id,
 input_text, benchmark_name`, then per category X (cheapest first)
 `label_X, <metric>_X, energy_consumption_X` (J, empty = NaN when not
-measured) and `inference_time_X` (s). The label is lm-eval's per-sample
-metric named by the benchmark config. Only documents every model has scored
+measured) and `inference_time_X` (s); generation tasks add
+`prompt_tokens_X, generated_tokens_X, generated_text_X`. The label is the
+benchmark's satisfaction metric: lm-eval's per-sample metric (acc, ...) or the
+graded score computed from the generated text (bleu1, rouge1). Only documents every model has scored
 are written; any others are counted in the manifest.
 """
 
@@ -67,14 +69,18 @@ def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: li
             rec = records.get(int(m["doc_id"]))
             if rec is None:
                 raise ConfigError(f"{shard_path(out_dir, spec.name, cat)} lacks doc_id {m['doc_id']} that its done record lists; delete both files to recapture.")
-            rows.append({
+            row = {
                 "doc_id": rec.doc_id,
                 "input_text": rec.input_text,
                 f"label_{cat}": float(m[spec.metric]),
                 f"{spec.metric}_{cat}": float(m[spec.metric]),
                 f"energy_consumption_{cat}": math.nan if rec.energy_j is None else rec.energy_j,
                 f"inference_time_{cat}": rec.time_s,
-            })
+            }
+            if rec.generated is not None:  # a generation task: token counts and the text, for audit
+                row |= {f"prompt_tokens_{cat}": rec.prompt_tokens, f"generated_tokens_{cat}": rec.generated_tokens,
+                        f"generated_text_{cat}": rec.generated}
+            rows.append(row)
         frames.append(pd.DataFrame(rows).set_index("doc_id"))
         models.append({k: v for k, v in done.items() if k != "metrics"} | {"docs": len(rows)})
 
@@ -91,6 +97,7 @@ def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: li
         "csv": csv_path.name,
         "task": spec.task,
         "metric": spec.metric,
+        "satisfaction": {"metric": spec.metric, "kind": spec.kind, "threshold": spec.threshold},
         "rows": len(joined),
         "docs_not_scored_by_every_model": len(all_docs) - len(joined),
         "merged_at": now_iso(),

@@ -8,7 +8,7 @@ relative to the repository root, as is the default output folder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,6 +34,7 @@ class CaptureSettings:
     fsync_every: int
     energy: EnergySettings
     repo_root: Path
+    generation: dict[str, Any] = field(default_factory=dict)  # lm-eval gen_kwargs for generate_until tasks
 
     @property
     def selected(self) -> tuple[Unit, ...]:
@@ -92,6 +93,9 @@ def _parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
     out = cfg.get("out_dir")
     out_dir = (Path(out).expanduser().resolve() if out else repo_root / "outputs" / "capture" / zoo.name)
     energy_cfg = cfg.get("energy") or {}
+    generation = {k: v for k, v in dict(cfg.get("generation") or {}).items() if v is not None}
+    if "max_gen_toks" in generation:
+        generation["max_gen_toks"] = _int_or_none(generation, "max_gen_toks", 1)
     return CaptureSettings(
         zoo=zoo,
         benchmarks=benchmarks,
@@ -110,4 +114,5 @@ def _parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
             watts=None if energy_cfg.get("watts") is None else float(energy_cfg["watts"]),
         ),
         repo_root=repo_root,
+        generation=generation,
     )

@@ -8,8 +8,9 @@ run detects, drops and overwrites. The first line is a header naming the
 zoo, model, benchmark and backend; a rerun refuses a shard written for
 anything else, so captures never mix.
 
-A shard stores each document's log-likelihoods, so a resumed run feeds them
-back to lm-eval instead of recomputing them: lm-eval then scores every
+A shard stores each document's log-likelihoods (or, for a generation task,
+its generated text), so a resumed run feeds them back to lm-eval instead of
+recomputing them: lm-eval then scores every
 document itself. When lm-eval has finished, `<category>.done.json` records
 its per-document metrics; only then is the unit complete. Shards are JSON
 lines, not CSV, so the evaluate stage never mistakes them for capture CSVs.
@@ -49,7 +50,9 @@ class ShardIdentity:
 
 @dataclass(frozen=True)
 class DocRecord:
-    """One scored document: its requests' hash and text, log-likelihoods, time and energy."""
+    """One scored document: its requests' hash and text, time and energy, and what the model produced:
+    log-likelihoods (multiple-choice), or the generated text with prompt and generated token counts
+    (generation tasks)."""
 
     doc_id: int
     request_hash: str
@@ -58,9 +61,15 @@ class DocRecord:
     time_s: float
     energy_j: float | None
     energy_parts: dict[str, float] = field(default_factory=dict)
+    generated: str | None = None
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DocRecord":
+        def opt_int(key: str) -> int | None:
+            return None if raw.get(key) is None else int(raw[key])
+
         return cls(
             doc_id=int(raw["doc_id"]),
             request_hash=str(raw["request_hash"]),
@@ -69,6 +78,9 @@ class DocRecord:
             time_s=float(raw["time_s"]),
             energy_j=None if raw.get("energy_j") is None else float(raw["energy_j"]),
             energy_parts={k: float(v) for k, v in (raw.get("energy_parts") or {}).items()},
+            generated=None if raw.get("generated") is None else str(raw["generated"]),
+            prompt_tokens=opt_int("prompt_tokens"),
+            generated_tokens=opt_int("generated_tokens"),
         )
 
 
@@ -167,7 +179,8 @@ class ShardWriter:
     def append(self, record: DocRecord) -> None:
         if record.doc_id in self.records:
             raise ValueError(f"doc_id {record.doc_id} is already in {self.path}")
-        self._write_line(asdict(record))
+        optional = ("generated", "prompt_tokens", "generated_tokens")  # generation tasks only
+        self._write_line({k: v for k, v in asdict(record).items() if not (k in optional and v is None)})
         self.records[record.doc_id] = record
         self._pending += 1
         if self._pending >= self._fsync_every:

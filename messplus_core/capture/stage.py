@@ -45,8 +45,10 @@ class UnitReport:
 
 
 def _is_complete(settings: CaptureSettings, unit: Unit) -> bool:
+    """Done with the same limit and, for a generation task, the same generation settings (else the unit reruns,
+    and its shard refuses texts decoded with other settings)."""
     done = read_done(done_path(settings.out_dir, unit.benchmark.name, unit.model.category))
-    return done is not None and done["limit"] == settings.limit
+    return done is not None and done["limit"] == settings.limit and done.get("generation") in (None, settings.generation)
 
 
 def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
@@ -76,7 +78,7 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
     )
     try:
         with cpu_threads(model.backend_args.get("cpu_threads") if device == "cpu" else None):
-            outcome = evaluate(lm, unit.benchmark.task, settings.limit)
+            outcome = evaluate(lm, unit.benchmark.task, settings.limit, unit.benchmark.satisfaction, settings.generation)
         revision = (build or {}).get("weights_sha256") or (lm.inner and model_revision(lm.inner))
         records = writer.records
         measured_time = sum(records[d].time_s for d in outcome.metrics)
@@ -89,6 +91,7 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
                 "lm_eval_version": lm_eval_version,
                 "task_version": outcome.task_version,
                 "n_shot": outcome.n_shot,
+                "generation": settings.generation if lm.decoded else None,
                 "energy_measured": meter.measured,
                 "energy_source": meter.source,
                 "hardware": hardware(device, gpus),
