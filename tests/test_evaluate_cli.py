@@ -81,9 +81,9 @@ def test_cli_end_to_end_and_resume(base, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     frame = pd.read_csv(out / "results.csv")
     assert set(REQUIRED) <= set(frame.columns)
-    # 2 benchmarks x 3 seeds x (2 MESS+ presets + 3 single + educated_guess + oracle) + 2 static_optimum rows
-    assert len(frame) == 2 * 3 * 7 + 2
-    assert set(frame["router"]) == {"mess_plus", "mess_plus_paper", "single_model:small", "single_model:medium", "single_model:large",
+    # 2 benchmarks x 3 seeds x (3 MESS+ presets + 3 single + educated_guess + oracle) + 2 static_optimum rows
+    assert len(frame) == 2 * 3 * 8 + 2
+    assert set(frame["router"]) == {"mess_plus", "mess_plus_paper", "mess_plus_2024", "single_model:small", "single_model:medium", "single_model:large",
                                     "educated_guess", "oracle", "static_optimum"}
     summary = (out / "summary.md").read_text()
     assert "| mess_plus |" in summary and "| mess_plus_paper |" in summary and "*oracle* (bound)" in summary
@@ -91,7 +91,7 @@ def test_cli_end_to_end_and_resume(base, tmp_path):
         assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
     second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "ran 0 runs, skipped 42 already finished" in second.stderr + second.stdout
+    assert "ran 0 runs, skipped 48 already finished" in second.stderr + second.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), frame)
 
 

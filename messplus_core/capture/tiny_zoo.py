@@ -4,9 +4,10 @@ Tests, CI and `make demo` need real causal LMs that load through lm-eval's
 `hf` backend without a network. Each tiny model is a Llama-architecture
 model of a size given in `conf/model_zoo/tiny.yaml` (`build:`), with a
 byte-level BPE tokenizer trained here, and is briefly trained (from a fixed
-seed) on the facts that the demo benchmark's easy items ask about, so that
-the bigger models answer more of them correctly, as a real zoo would. Hard
-items are not in that text; all three models answer those near chance.
+seed) on the facts that the demo benchmark's easy items ask about and on
+a third of the gen_demo translations, so that the bigger models answer more of
+them correctly, as a real zoo would. Hard items are not in that text; all
+three models answer those near chance.
 
 A build writes into a temporary folder and renames it into place under a
 file lock, so concurrent capture jobs (Slurm array tasks) can share one
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ..zoo import ConfigError
 from .demo_data import read_demo
+from .gen_demo_data import training_pairs as gen_training_pairs
 
 
 BUILD_FILE = "build.json"
@@ -48,6 +50,7 @@ class TinySpec:
     vocab_size: int = 384
     learning_rate: float = 1e-3
     seed: int = 1234
+    corpus_version: int = 2  # 1: demo facts only; 2: plus gen_demo translations (a model built from 1 is refused)
 
     @classmethod
     def from_mapping(cls, where: str, cfg: Mapping[str, Any]) -> "TinySpec":
@@ -64,14 +67,21 @@ class TinySpec:
         return spec
 
 
-def training_text() -> list[str]:
-    """The tiny models' training corpus: each easy demo fact once, as the prompt lm-eval shows plus its answer
-    (in first-seen order; later demo items that re-ask a fact add nothing)."""
-    return list(dict.fromkeys(
-        f"Question: {row['question']}\nAnswer: {row['choices'][row['answer']]}"
+def training_pairs() -> list[tuple[str, str, str]]:
+    """The tiny models' training corpus as (prompt, answer, benchmark): each easy demo fact once, as the prompt
+    lm-eval shows and its answer (in first-seen order; later demo items that re-ask a fact add nothing), then
+    each seen gen_demo sentence as the gen_demo prompt and its translation."""
+    mc = list(dict.fromkeys(
+        (f"Question: {row['question']}\nAnswer:", row["choices"][row["answer"]], "demo")
         for row in read_demo()
         if row["difficulty"] == "easy"
     ))
+    return mc + [(f"English: {src}\nFrench:", tgt, "gen_demo") for src, tgt in gen_training_pairs()]
+
+
+def training_text() -> list[str]:
+    """The training corpus as lines: prompt, a space, answer."""
+    return [f"{prompt} {answer}" for prompt, answer, _ in training_pairs()]
 
 
 def is_built(folder: Path) -> bool:
@@ -146,7 +156,7 @@ def _build(folder: Path, spec: TinySpec) -> None:
     # reductions), and no OpenMP spin-waiting when other jobs share the cores.
     torch.set_num_threads(1)
     try:
-        model, loss = _train(tokenizer, corpus, spec)
+        model, loss = _train(tokenizer, training_pairs(), spec)
     finally:
         torch.set_num_threads(threads)
 
@@ -168,8 +178,13 @@ def _build(folder: Path, spec: TinySpec) -> None:
     tqdm.write(f"built tiny model {folder.name}: {record['parameters']} parameters, loss {loss:.3f}, {record['build_seconds']:.1f} s")
 
 
-def _train(tokenizer: Any, corpus: list[str], spec: TinySpec) -> tuple[Any, float]:
-    """A fresh Llama of the spec's size, trained full-batch on the corpus from the spec's seed."""
+def _train(tokenizer: Any, corpus: list[tuple[str, str, str]], spec: TinySpec) -> tuple[Any, float]:
+    """A fresh Llama of the spec's size, trained full-batch on the corpus from the spec's seed.
+
+    The loss is each line's mean answer-token cross-entropy, weighted so that
+    each benchmark's lines weigh the same in total: the translations' longer
+    answers would otherwise drown the one-word facts.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -189,24 +204,35 @@ def _train(tokenizer: Any, corpus: list[str], spec: TinySpec) -> tuple[Any, floa
     )
     model = LlamaForCausalLM(config)
     batch, labels = _answer_only_batch(tokenizer, corpus)
+    groups = [group for _, _, group in corpus]
+    weights = torch.tensor([1.0 / (groups.count(g) * len(set(groups))) for g in groups])
+    targets = labels[:, 1:]
+    answer_tokens = (targets != -100).sum(dim=1).clamp(min=1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
     model.train()
     loss = float("nan")
     for _ in tqdm(range(spec.train_steps), desc="training tiny model", unit="step", leave=False):
-        out = model(**batch, labels=labels)
-        out.loss.backward()
+        logits = model(**batch).logits[:, :-1]
+        token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        step_loss = ((token_loss.sum(dim=1) / answer_tokens) * weights).sum()
+        step_loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        loss = float(out.loss.detach())
+        loss = float(step_loss.detach())
     model.eval()
     return model, loss
 
 
-def _answer_only_batch(tokenizer, corpus: list[str]):
-    """Tokenised corpus whose loss covers only each line's answer, so the budget goes to the facts."""
-    prompts = [line.rsplit(" ", 1)[0] for line in corpus]
-    batch = tokenizer([f"<s>{line}</s>" for line in corpus], padding=True, return_tensors="pt")
+def _answer_only_batch(tokenizer, corpus: list[tuple[str, str, str]]):
+    """Tokenised corpus whose loss covers only each line's answer, so the budget goes to the facts.
+
+    No BOS token in front: lm-eval's hf backend feeds these models plain text
+    (their tokenizer adds no special tokens), so they train on what they are
+    asked. Each line ends with EOS, so generation learns to stop.
+    """
+    prompts = [prompt for prompt, _, _ in corpus]
+    batch = tokenizer([f"{prompt} {answer}</s>" for prompt, answer, _ in corpus], padding=True, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     for row, prompt in enumerate(prompts):
-        labels[row, : len(tokenizer(f"<s>{prompt}")["input_ids"])] = -100
+        labels[row, : len(tokenizer(prompt)["input_ids"])] = -100
     return batch, labels

@@ -44,13 +44,13 @@ def capture_env(tiny: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def capture_cmd(out_dir: Path, *overrides: str) -> list[str]:
-    return [sys.executable, str(RUN), "model_zoo=tiny", "benchmark=demo", f"limit={LIMIT}", f"out_dir={out_dir}", *overrides]
+def capture_cmd(out_dir: Path, *overrides: str, benchmark: str = "demo") -> list[str]:
+    return [sys.executable, str(RUN), "model_zoo=tiny", f"benchmark={benchmark}", f"limit={LIMIT}", f"out_dir={out_dir}", *overrides]
 
 
-def run_capture_cli(out_dir: Path, tiny: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+def run_capture_cli(out_dir: Path, tiny: Path, *overrides: str, benchmark: str = "demo") -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        capture_cmd(out_dir, *overrides), cwd=REPO, env=capture_env(tiny, out_dir.parent),
+        capture_cmd(out_dir, *overrides, benchmark=benchmark), cwd=REPO, env=capture_env(tiny, out_dir.parent),
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"capture failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

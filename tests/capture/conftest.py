@@ -28,3 +28,11 @@ def reference_capture(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     out = tmp_path_factory.mktemp("reference") / "capture"
     run_capture_cli(out, tiny_dir)
     return out
+
+
+@pytest.fixture(scope="session")
+def gen_reference_capture(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted capture of tiny x gen_demo (the first LIMIT documents), with the CLI's default settings."""
+    out = tmp_path_factory.mktemp("gen_reference") / "capture"
+    run_capture_cli(out, tiny_dir, "device=cpu", benchmark="gen_demo")
+    return out
