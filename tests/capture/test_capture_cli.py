@@ -115,7 +115,7 @@ def test_shard_written_by_another_zoo_or_model(tmp_path: Path) -> None:
 
 
 def test_unknown_lm_eval_task_suggests_close_names(tmp_path: Path) -> None:
-    fails(r"no task 'demoo'.*\['demo'\]", "model_zoo=tiny", "benchmark=demo", "device=cpu", "benchmarks.demo.task=demoo",
+    fails(r"no task 'demoo'.*\['demo', 'gen_demo'\]", "model_zoo=tiny", "benchmark=demo", "device=cpu", "benchmarks.demo.task=demoo",
           tmp=tmp_path)
 
 
