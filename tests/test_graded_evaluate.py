@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 
 from evaluate_support import config, synthetic_frame, write_capture
-from messplus_core.pipeline import evaluate, plan
+from messplus_core.pipeline import evaluate
 from messplus_core.predictors.mlp_head import MLPHead
 from messplus_core.predictors.ngram_linear import NgramLinear
-from messplus_core.zoo import ConfigError
 
 CATS = ("small", "medium", "large")
 
@@ -76,13 +75,6 @@ def test_ngram_linear_predictor_runs_mess_plus(tmp_path):
     assert set(results["router"]) == {"mess_plus", "mess_plus_2024", "static_optimum"}
     mess = results[results["router"] != "static_optimum"]
     assert mess["explore_steps"].gt(0).all() and mess["satisfaction"].between(0, 1).all()
-
-
-def test_ngram_features_are_refused_for_learned_routers(tmp_path):
-    graded_capture(tmp_path / "capture")
-    with pytest.raises(ConfigError, match="sparse n-gram features"):
-        plan(config(f"data_dir={tmp_path / 'capture'}", "model_zoo=tiny", "benchmark=gen_demo", "logger=none",
-                    "router=compare", "predictor=ngram_linear"))
 
 
 def test_ngram_linear_learns_a_graded_target():

@@ -4,7 +4,7 @@ The 2024 workshop paper trained one fastText model per zoo model on the
 request text. fastText is a classifier (softmax over labels, no regression
 loss) and its PyPI package (0.9.3) builds here but its `predict` fails under
 NumPy 2 (`np.array(..., copy=False)`), so this is the same kind of model from
-scikit-learn: word uni- and bigrams hashed into sparse features
+scikit-learn: word uni- and bigrams hashed into 4096 features
 (`encoder: hashed-ngrams`, see embeddings.py) and one `SGDRegressor` (squared
 loss, L2 penalty) per model, updated online with `partial_fit` on every
 exploration. It predicts each model's satisfaction, clipped to [0, 1], for
@@ -13,13 +13,11 @@ graded scores and 0/1 labels alike.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 
 class NgramLinear:
-    """One online linear regressor per zoo model over (sparse) request features; `prior` until the first example."""
+    """One online linear regressor per zoo model over request features; `prior` until the first example."""
 
     def __init__(self, dim: int, n_outputs: int, *, seed: int, alpha: float = 1e-4, eta0: float = 0.05,
                  learning_rate: str = "invscaling", power_t: float = 0.25, prior: float = 0.5, steps: int = 1) -> None:
@@ -30,15 +28,15 @@ class NgramLinear:
                                     power_t=power_t, random_state=seed + m) for m in range(n_outputs)]
         self.fitted = False
 
-    def predict(self, x: Any) -> np.ndarray:
-        """(n, dim) features (dense or sparse) -> (n, n_outputs) predicted satisfaction in [0, 1]."""
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n, dim) features -> (n, n_outputs) predicted satisfaction in [0, 1]."""
         if not self.fitted:
             return np.full((x.shape[0], len(self.models)), self.prior)
         return np.clip(np.column_stack([m.predict(x) for m in self.models]), 0.0, 1.0)
 
-    def learn(self, x: Any, y: np.ndarray) -> None:
-        """One labelled example ((dim,) or (1, dim) features, (n_outputs,) scores): `steps` partial_fit passes."""
-        row = x.reshape(1, -1) if getattr(x, "ndim", 2) == 1 else x
+    def learn(self, x: np.ndarray, y: np.ndarray) -> None:
+        """One labelled example ((dim,) features, (n_outputs,) scores): `steps` partial_fit passes."""
+        row = np.asarray(x, dtype=np.float64).reshape(1, -1)
         target = np.asarray(y, dtype=np.float64)
         for _ in range(self.steps):
             for model, value in zip(self.models, target):
