@@ -91,6 +91,10 @@ def test_ngram_linear_learns_a_graded_target():
         pred.learn(x[i], y[i])
     easy, hard = pred.predict(hashed_ngrams(["easy sentence number 999", "hard sentence number 999"]))
     assert easy[0] > 0.7 and hard[0] < 0.3 and hard[1] == pytest.approx(0.5, abs=0.15)
+    # An unknown label (NaN) trains nothing: a model that never had one still predicts the prior.
+    partial = NgramLinear(x.shape[1], 2, seed=0)
+    partial.learn(x[0], np.array([0.9, np.nan]))
+    assert partial.predict(x[:1])[0, 1] == 0.5 and partial.predict(x[:1])[0, 0] != 0.5
 
 
 def test_mlp_head_regression_loss_fits_scores():

@@ -17,7 +17,8 @@ import numpy as np
 
 
 class NgramLinear:
-    """One online linear regressor per zoo model over request features; `prior` until the first example."""
+    """One online linear regressor per zoo model over request features; a model predicts `prior` until its
+    first label."""
 
     def __init__(self, dim: int, n_outputs: int, *, seed: int, alpha: float = 1e-4, eta0: float = 0.05,
                  learning_rate: str = "invscaling", power_t: float = 0.25, prior: float = 0.5, steps: int = 1) -> None:
@@ -26,19 +27,20 @@ class NgramLinear:
         self.dim, self.prior, self.steps = dim, prior, steps
         self.models = [SGDRegressor(loss="squared_error", penalty="l2", alpha=alpha, eta0=eta0, learning_rate=learning_rate,
                                     power_t=power_t, random_state=seed + m) for m in range(n_outputs)]
-        self.fitted = False
+        self.fitted = [False] * n_outputs
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n, dim) features -> (n, n_outputs) predicted satisfaction in [0, 1]."""
-        if not self.fitted:
-            return np.full((x.shape[0], len(self.models)), self.prior)
-        return np.clip(np.column_stack([m.predict(x) for m in self.models]), 0.0, 1.0)
+        columns = [m.predict(x) if fitted else np.full(len(x), self.prior) for m, fitted in zip(self.models, self.fitted)]
+        return np.clip(np.column_stack(columns), 0.0, 1.0)
 
     def learn(self, x: np.ndarray, y: np.ndarray) -> None:
-        """One labelled example ((dim,) features, (n_outputs,) scores): `steps` partial_fit passes."""
+        """One labelled example ((dim,) features, (n_outputs,) scores, NaN where a model's label is unknown, e.g.
+        only the served model's on an exploited request): `steps` partial_fit passes for each labelled model."""
         row = np.asarray(x, dtype=np.float64).reshape(1, -1)
         target = np.asarray(y, dtype=np.float64)
         for _ in range(self.steps):
-            for model, value in zip(self.models, target):
-                model.partial_fit(row, [value])
-        self.fitted = True
+            for m, value in enumerate(target):
+                if not np.isnan(value):
+                    self.models[m].partial_fit(row, [value])
+                    self.fitted[m] = True
