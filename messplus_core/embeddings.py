@@ -59,8 +59,8 @@ def check_encoder_available(encoder: str, texts: Sequence[Sequence[str]], cache_
     within `timeout_s` (transformers would otherwise retry for about a minute
     and end in an OSError).
     """
-    if all(cache_path(Path(cache_dir), encoder, t).is_file() for t in texts):
-        return
+    if encoder == HASHED_NGRAMS or all(cache_path(Path(cache_dir), encoder, t).is_file() for t in texts):
+        return  # hashed n-grams need no model
     fixes = ("use predictor=minilm (bundled with the package, works offline), give a local copy with "
              "predictor.encoder=/path/to/folder, or download it where the hub is reachable (huggingface-cli download "
              f"{encoder}) into the Hugging Face cache")
