@@ -51,7 +51,9 @@ def test_each_planned_job_composes_the_config_a_local_run_would(tmp_path):
     plan, _ = make_plan(["model_zoo=llama3", "benchmark=[boolq,piqa]", "sweep=paper"], ["limit=5"], user, environ={},
                         cwd=tmp_path)
     validate_plan(plan, REPO, capture_exists=False)
-    owned = {"n_jobs", "report", "report_only"}  # set by submit.sh / the scripts for the split of the work
+    # set by submit.sh / the scripts for the split of the work; out_dir: the scripts pass the plan's output folder
+    # (hydra.run.dir), and the default otherwise composed is a timestamp that differs between two compositions
+    owned = {"n_jobs", "report", "report_only", "out_dir"}
     for i, bench in enumerate(["boolq", "piqa"]):
         job = {k: v for k, v in job_config(REPO, plan.job("messplus_evaluate"), i).items() if k not in owned}
         local = {k: v for k, v in evaluate_config(f"data_dir={plan.capture_dir}", "model_zoo=llama3", "sweep=paper",
