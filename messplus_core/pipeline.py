@@ -30,7 +30,7 @@ from .scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mappin
 from .stream import labelled_training_requests
 from .sweep import SplitProtocol, SweepAxes, build_grid, stream_plans
 from .wandb_log import WandbLogger
-from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
+from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping, config_errors
 
 log = logging.getLogger("messplus.evaluate")
 #: The unit of each optimised cost kind unless `cost_unit` says otherwise (e.g. $ for a priced zoo).
@@ -58,12 +58,8 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
     Any ValueError or TypeError raised while reading the config (e.g. `float('abc')` of a value) is the
     user's config, so it is raised as a ConfigError (the error path: exit 2, one line).
     """
-    try:
+    with config_errors():
         return _plan(cfg, check_data)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"invalid config value: {err}. Check the overrides given on the command line.") from None
 
 
 def _plan(cfg: dict[str, Any], check_data: bool) -> Plan:

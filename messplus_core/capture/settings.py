@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping
+from ..zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping, config_errors
 from .backends import BACKENDS, DEVICES
 from .energy import EnergySettings
 from .units import Unit, enumerate_units
@@ -66,12 +66,8 @@ def _int_or_none(cfg: Mapping[str, Any], key: str, minimum: int) -> int | None:
 
 def parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
     """The capture settings; a ValueError/TypeError from reading a config value is raised as a ConfigError."""
-    try:
+    with config_errors():
         return _parse_settings(cfg, repo_root)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"invalid config value: {err}. Check the overrides given on the command line.") from None
 
 
 def _parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:

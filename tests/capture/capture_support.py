@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from messplus_core.capture.shards import shard_path
 from messplus_core.zoo import ModelZoo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +58,17 @@ def run_capture_cli(out_dir: Path, tiny: Path, *overrides: str, benchmark: str =
     )
     assert proc.returncode == 0, f"capture failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
+
+
+def kill_mid_unit(proc: subprocess.Popen, out: Path, benchmark: str, category: str, records: int) -> None:
+    """SIGKILL a running capture once `category`'s shard holds `records` documents (its header line aside)."""
+    path = shard_path(out, benchmark, category)
+    deadline = time.monotonic() + 300
+    try:
+        while (max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0) < records:
+            assert proc.poll() is None, "capture ended before it could be killed"
+            assert time.monotonic() < deadline, "capture made no progress"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +16,7 @@ from messplus_core.capture_data import load_capture
 from messplus_core.satisfaction import bleu1
 from messplus_core.zoo import BenchmarkSpec
 
-from capture_support import LIMIT, REPO, capture_cmd, capture_env, run_capture_cli, tiny_zoo
+from capture_support import LIMIT, REPO, capture_cmd, capture_env, kill_mid_unit, run_capture_cli, tiny_zoo
 
 CATS = ("small", "medium", "large")
 GEN = BenchmarkSpec.from_mapping("gen_demo", {"task": "gen_demo", "satisfaction": {"metric": "bleu1", "kind": "graded"}, "alpha": 0.5})
@@ -62,24 +60,11 @@ def test_manifest_and_loader(gen_reference_capture: Path, frame: pd.DataFrame) -
     assert data.tokens[:, 2, 1].tolist() == frame["generated_tokens_large"].tolist()
 
 
-def _records_on_disk(out: Path, cat: str) -> int:
-    path = shard_path(out, "gen_demo", cat)
-    return max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0
-
-
 def test_sigkill_mid_generation_then_rerun(tmp_path: Path, tiny_dir: Path, gen_reference_capture: Path) -> None:
     out = tmp_path / "capture"
     proc = subprocess.Popen(capture_cmd(out, "device=cpu", "fsync_every=1", benchmark="gen_demo"), cwd=REPO,
                             env=capture_env(tiny_dir, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    try:
-        while _records_on_disk(out, "large") < LIMIT // 4:
-            assert proc.poll() is None, "capture ended before it could be killed"
-            assert time.monotonic() < deadline, "capture made no progress"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
+    kill_mid_unit(proc, out, "gen_demo", "large", LIMIT // 4)
     killed_at = read_shard(shard_path(out, "gen_demo", "large"))
     assert 0 < len(killed_at.records) < LIMIT and not done_path(out, "gen_demo", "large").exists()
 

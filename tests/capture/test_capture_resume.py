@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
-from capture_support import LIMIT, REPO, capture_cmd, capture_env, run_capture_cli
+from capture_support import LIMIT, REPO, capture_cmd, capture_env, kill_mid_unit, run_capture_cli
 
 from messplus_core.capture.shards import done_path, read_shard, shard_path
 
 CATS = ("small", "medium", "large")
-
-
-def _records_on_disk(out: Path, cat: str) -> int:
-    path = shard_path(out, "demo", cat)
-    return max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0  # minus the header line
 
 
 def test_sigkill_mid_capture_then_rerun(tmp_path: Path, tiny_dir: Path, reference_capture: Path) -> None:
@@ -26,16 +20,8 @@ def test_sigkill_mid_capture_then_rerun(tmp_path: Path, tiny_dir: Path, referenc
         capture_cmd(out, "fsync_every=1"), cwd=REPO, env=capture_env(tiny_dir, tmp_path),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 300
-    try:
-        # Kill once the last unit (large) is a quarter done: two units complete, one partial.
-        while _records_on_disk(out, "large") < LIMIT // 4:
-            assert proc.poll() is None, "capture ended before it could be killed"
-            assert time.monotonic() < deadline, "capture made no progress"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
+    # Kill once the last unit (large) is a quarter done: two units complete, one partial.
+    kill_mid_unit(proc, out, "demo", "large", LIMIT // 4)
     assert proc.returncode == -signal.SIGKILL
 
     killed_at = read_shard(shard_path(out, "demo", "large"))
