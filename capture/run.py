@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from messplus_core.capture.stage import run_capture
 from messplus_core.cli import maybe_help
-from messplus_core.zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("messplus.capture")

@@ -13,10 +13,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from messplus_core.capture_data import CaptureError
-from messplus_core.pipeline import evaluate
 from messplus_core.cli import maybe_help
-from messplus_core.zoo import ConfigError
+from messplus_core.errors import CaptureError, ConfigError
+from messplus_core.evaluate.pipeline import run_evaluation
 
 log = logging.getLogger("messplus.evaluate")
 
@@ -25,7 +24,7 @@ log = logging.getLogger("messplus.evaluate")
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        result = evaluate(OmegaConf.to_container(cfg, resolve=True), out_dir)
+        result = run_evaluation(OmegaConf.to_container(cfg, resolve=True), out_dir)
     except (ConfigError, CaptureError) as err:
         log.error("%s", err)
         sys.exit(2)

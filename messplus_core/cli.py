@@ -49,11 +49,11 @@ def _run(stage: str) -> None:
     runpy.run_path(str(script), run_name="__main__")
 
 
-def capture() -> None:
+def capture_command() -> None:
     """Console entry point `messplus-capture`."""
     _run("capture")
 
 
-def evaluate() -> None:
+def evaluate_command() -> None:
     """Console entry point `messplus-evaluate`."""
     _run("evaluate")

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from messplus_core.capture_data import load_capture
+from messplus_core.data.capture_csv import load_capture
 from messplus_core.serve.local import REPO, start_gateway, start_stubs, stop
-from messplus_core.zoo import BenchmarkSpec, ModelZoo
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 
 async def measure(url: str, bodies: list[dict], clients: int) -> dict:

@@ -19,10 +19,11 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from messplus_core.capture_data import CaptureError, load_capture
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import CaptureError, ConfigError
 from messplus_core.serve.loadgen import LoadSettings, results_row, run_load
-from messplus_core.stream import make_stream
-from messplus_core.zoo import ConfigError, ModelZoo, benchmarks_from_mapping
+from messplus_core.specs import ModelZoo, benchmarks_from_mapping
 
 log = logging.getLogger("messplus.loadgen")
 

@@ -13,10 +13,10 @@ import hydra
 import uvicorn
 from omegaconf import DictConfig, OmegaConf
 
+from messplus_core.errors import ConfigError
 from messplus_core.serve.app import create_app
 from messplus_core.serve.config import open_service, settings_from_config
 from messplus_core.serve.service import LogMismatch
-from messplus_core.zoo import ConfigError
 
 log = logging.getLogger("messplus.serve")
 

@@ -10,7 +10,7 @@
 # variables, or key=value overrides (see that file). `--dry-run` prints the
 # job/array structure and the sbatch commands; `--test-only` also asks Slurm
 # whether each job could be scheduled; neither submits anything.
-# All logic lives in messplus_core/slurm.py; this wrapper only finds Python.
+# All logic lives in messplus_core/slurm/submit.py; this wrapper only finds Python.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,4 +23,4 @@ else
 fi
 # The package is importable even without an editable install.
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PY" -m messplus_core.slurm "$@"
+exec "$PY" -m messplus_core.slurm.submit "$@"

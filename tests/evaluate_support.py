@@ -70,11 +70,11 @@ def config(*overrides: str) -> dict[str, Any]:
 
 def evaluate_real_twice(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, *overrides: str) -> list[dict[str, Any]]:
     """sweep=default on REAL_BENCHMARKS of the published capture, run twice into fresh folders (same seeds: equal results)."""
-    from messplus_core.pipeline import evaluate
+    from messplus_core.evaluate.pipeline import run_evaluation
 
     cfg = config(f"data_dir={require_real_capture()}", f"cache_dir={cache_dir}", "logger=none", "sweep=default", "n_jobs=2",
                  f"benchmark=[{','.join(REAL_BENCHMARKS)}]", *overrides)
-    return [evaluate(cfg, tmp_path_factory.mktemp(name)) for name in ("first", "second")]
+    return [run_evaluation(cfg, tmp_path_factory.mktemp(name)) for name in ("first", "second")]
 
 
 def default_mess_plus() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, logit
 
-from messplus_core.stream import Stream
+from messplus_core.core.stream import Stream
 
 #: (name, $ per 1M tokens, mean satisfaction): cheapest first; dominated ones marked in their names.
 MODELS = (

@@ -15,7 +15,7 @@ import httpx
 from omegaconf import OmegaConf
 
 from evaluate_support import REPO, synthetic_frame, write_capture
-from messplus_core.capture_data import CaptureData, load_capture
+from messplus_core.data.capture_csv import CaptureData, load_capture
 from messplus_core.routers.mess_plus import MessPlusSettings
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
@@ -24,7 +24,7 @@ from messplus_core.serve.eventlog import EventLog
 from messplus_core.serve.local import stop  # noqa: F401 - re-exported for the tests
 from messplus_core.serve.service import RouterService
 from messplus_core.serve.stub import create_stub
-from messplus_core.zoo import BenchmarkSpec, ModelZoo
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 CATS = ("small", "medium", "large")
 #: MESS+ default preset with more exploration than the default c, so explorations and labels are exercised.

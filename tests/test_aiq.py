@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from messplus_core.aiq import aiq, nondecreasing_hull
+from messplus_core.core.aiq import aiq, nondecreasing_hull
 
 
 def test_hull_drops_dominated_and_concave_points():

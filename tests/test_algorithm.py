@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from messplus_core.algorithm import exploit_choice, explore_probability, queue_path, queue_update
+from messplus_core.core.algorithm import exploit_choice, explore_probability, queue_path, queue_update
 
 
 def test_queue_update_hand_computed():

@@ -7,10 +7,12 @@ import sys
 import pytest
 
 from evaluate_support import REPO, config, synthetic_frame, write_capture
-from messplus_core import embeddings, pipeline
-from messplus_core.pipeline import evaluate, plan
-from messplus_core.runner import RunsFailed
-from messplus_core.zoo import ConfigError
+
+from messplus_core.data import embeddings
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate import pipeline
+from messplus_core.evaluate.pipeline import plan, run_evaluation
+from messplus_core.evaluate.runner import RunsFailed
 
 
 @pytest.fixture
@@ -64,11 +66,11 @@ def test_a_stream_too_small_for_the_protocol_fails_before_compute_with_fixes_tha
     common = [f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "benchmark=boolq", "n_jobs=1"]
     monkeypatch.setattr(pipeline, "cached_embeddings", no_embedding)
     with pytest.raises(ConfigError, match=r"boolq has 1 request\(s\).*at least 1 labelled training request.*Fixes: (.*)") as err:
-        evaluate(config(*common, "router=compare"), tmp_path / "out")
+        run_evaluation(config(*common, "router=compare"), tmp_path / "out")
     fix = str(err.value).split("Fixes: ")[1].split(" (without")[0]
     assert fix.startswith("router=[mess_plus,") and not {"knn", "threshold_2model"} & set(fix[8:-1].split(","))
     monkeypatch.undo()
-    result = evaluate(config(*common, fix), tmp_path / "out")
+    result = run_evaluation(config(*common, fix), tmp_path / "out")
     assert set(result["frame"]["n_requests"]) == {1}
 
 
@@ -78,17 +80,17 @@ def test_sparse_feedback_training_part_without_labels_is_caught_before_compute(t
               "router=compare", "feedback_rate=0.2"]
     monkeypatch.setattr(pipeline, "cached_embeddings", no_embedding)
     with pytest.raises(ConfigError, match=r"seed 42: 0.*Fixes: split.train_fraction=(\S+) ") as err:
-        evaluate(config(*common), tmp_path / "out")
+        run_evaluation(config(*common), tmp_path / "out")
     fraction = str(err.value).split("Fixes: split.train_fraction=")[1].split(" ")[0]
     monkeypatch.undo()
-    result = evaluate(config(*common, f"split.train_fraction={fraction}"), tmp_path / "out")
+    result = run_evaluation(config(*common, f"split.train_fraction={fraction}"), tmp_path / "out")
     assert {"knn", "threshold_2model", "cheapest_above_threshold"} <= set(result["frame"]["router"])
 
 
 def test_learned_routers_are_skipped_on_a_stream_too_small_for_them_and_every_other_run_completes(tmp_path):
     root = write_capture(tmp_path / "cap", {"boolq": synthetic_frame(4, 3, "boolq", "acc"),
                                             "arc_challenge": synthetic_frame(60, 4)})
-    result = evaluate(config(f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=1",
+    result = run_evaluation(config(f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=1",
                              "benchmark=[arc_challenge,boolq]", "router=compare", "seed=42"), tmp_path / "out")
     frame = result["frame"]
     learned = {"knn", "threshold_2model", "cheapest_above_threshold"}
@@ -99,7 +101,7 @@ def test_learned_routers_are_skipped_on_a_stream_too_small_for_them_and_every_ot
 
 
 def test_a_failing_run_keeps_the_finished_ones_and_reports_through_the_error_path(base, tmp_path, monkeypatch):
-    from messplus_core import experiment
+    from messplus_core.evaluate import experiment
 
     real = experiment.build_router
 
@@ -111,11 +113,11 @@ def test_a_failing_run_keeps_the_finished_ones_and_reports_through_the_error_pat
     monkeypatch.setattr(experiment, "build_router", flaky)
     overrides = [*base, "router=[single_model,oracle]", "seed=[42,43]"]
     with pytest.raises(RunsFailed, match=r"4 of 8 runs failed: .*seed=43.*a setting this router cannot take.*The 4 finished runs are stored"):
-        evaluate(config(*overrides), tmp_path / "out")
+        run_evaluation(config(*overrides), tmp_path / "out")
     stored = (tmp_path / "out" / "runs" / "boolq.jsonl").read_text().splitlines()
     assert len(stored) == 4 and all(json.loads(line)["row"]["seed"] == 42 for line in stored)
     monkeypatch.undo()
-    assert len(evaluate(config(*overrides), tmp_path / "out")["frame"]) == 8 + 1  # 4 reused, 4 new, 1 bound
+    assert len(run_evaluation(config(*overrides), tmp_path / "out")["frame"]) == 8 + 1  # 4 reused, 4 new, 1 bound
 
 
 def test_a_hub_encoder_that_is_not_on_disk_fails_in_one_line_before_compute(base, tmp_path, monkeypatch):
@@ -125,8 +127,8 @@ def test_a_hub_encoder_that_is_not_on_disk_fails_in_one_line_before_compute(base
     monkeypatch.setattr(pipeline, "cached_embeddings", no_embedding)
     with pytest.raises(ConfigError, match=r"encoder 'answerdotai/ModernBERT-base' is not in the Hugging Face cache .* "
                                           r"HF_HUB_OFFLINE=1 .*predictor=minilm"):
-        evaluate(config(*base, "predictor=modernbert", "seed=42"), tmp_path / "out")
+        run_evaluation(config(*base, "predictor=modernbert", "seed=42"), tmp_path / "out")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(embeddings, "_hub_answers", lambda encoder, timeout_s: (_ for _ in ()).throw(OSError("no route to host")))
     with pytest.raises(ConfigError, match=r"the hub did not answer \(no route to host\)"):
-        evaluate(config(*base, "predictor=modernbert", "seed=42"), tmp_path / "out")
+        run_evaluation(config(*base, "predictor=modernbert", "seed=42"), tmp_path / "out")

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from messplus_core.bounds import graded_oracle_assignment, oracle_assignment, static_mixture
+from messplus_core.core.bounds import graded_oracle_assignment, oracle_assignment, static_mixture
 
 
 def brute_force_oracle(labels, costs, alpha):

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from evaluate_support import REPO, config, synthetic_frame, write_capture
-from messplus_core.pipeline import evaluate, plan
-from messplus_core.zoo import ConfigError
+
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.pipeline import plan, run_evaluation
 
 EXAMPLE = REPO / "examples" / "byo_zoo"
 
@@ -55,10 +56,10 @@ def test_cost_out_of_zoo_order_and_constant_cost_are_warned(tmp_path, caplog):
         flat[f"inference_time_{cat}"] = 0.0
     root = write_capture(tmp_path / "cap", {"arc_challenge": frame, "boolq": flat})
     base = [f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "seed=42", "router=[oracle]", "n_jobs=1"]
-    summary = evaluate(config(*base, "benchmark=arc_challenge"), tmp_path / "a")["summary"].read_text()
+    summary = run_evaluation(config(*base, "benchmark=arc_challenge"), tmp_path / "a")["summary"].read_text()
     assert "arc_challenge: mean energy per request is out of the zoo's cost order (cheapest first): small (" in summary
     assert "> medium (" in summary and "cost_rank" in summary
-    summary = evaluate(config(*base, "benchmark=boolq", "cost=time"), tmp_path / "b")["summary"].read_text()
+    summary = run_evaluation(config(*base, "benchmark=boolq", "cost=time"), tmp_path / "b")["summary"].read_text()
     assert "boolq: the optimised cost (time) is the same for every request and model (0)" in summary
     assert "out of the zoo's cost order" in caplog.text
 
@@ -67,12 +68,12 @@ def test_nonstationary_stream_from_any_selected_benchmarks(synthetic_capture, tm
     base = [f"data_dir={synthetic_capture}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "seed=42", "router=[oracle]",
             "benchmark=[arc_challenge,boolq]", "scenario=nonstationary"]
     with pytest.raises(ConfigError, match=r"has no capture of 'piqa'.*scenarios.nonstationary.sequence"):
-        evaluate(config(*base), tmp_path / "a")
-    result = evaluate(config(*base, "scenarios.nonstationary.sequence=[boolq,arc_challenge]", "scenarios.nonstationary.alpha=0.6"),
+        run_evaluation(config(*base), tmp_path / "a")
+    result = run_evaluation(config(*base, "scenarios.nonstationary.sequence=[boolq,arc_challenge]", "scenarios.nonstationary.alpha=0.6"),
                       tmp_path / "b")
     rows = result["frame"][result["frame"]["scenario"] == "nonstationary"]
     assert set(rows["alpha"]) == {0.6} and set(rows["n_requests"]) == {150 + 120}
     assert "boolq → arc_challenge" in result["summary"].read_text()
     assert (tmp_path / "b" / "plots" / "scenario_nonstationary.png").stat().st_size > 10_000
     with pytest.raises(ConfigError, match=r"sequence names \['piqa'\], which are not selected"):
-        evaluate(config(*base, "scenarios.nonstationary.sequence=[boolq,piqa]"), tmp_path / "c")
+        run_evaluation(config(*base, "scenarios.nonstationary.sequence=[boolq,piqa]"), tmp_path / "c")

@@ -3,8 +3,10 @@ import pandas as pd
 import pytest
 
 from evaluate_support import synthetic_frame, write_capture
-from messplus_core.capture_data import CaptureError, load_capture
-from messplus_core.zoo import BenchmarkSpec, ModelZoo
+
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import CaptureError
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "llama3", "models": [
     {"category": c, "model": f"m-{c}", "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})

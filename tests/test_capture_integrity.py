@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from evaluate_support import synthetic_frame, write_capture
-from messplus_core.capture_data import NA_STRINGS, CaptureError, load_capture
-from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
+
+from messplus_core.data.capture_csv import NA_STRINGS, load_capture
+from messplus_core.errors import CaptureError, ConfigError
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "llama3", "models": [
     {"category": c, "model": f"m-{c}", "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
@@ -102,10 +104,10 @@ def test_a_fix_that_cannot_work_is_not_suggested(tmp_path):
 
 
 def test_with_cost_time_figures_including_a_missing_energy_are_nan_never_a_number(tmp_path):
-    from messplus_core.engine import replay
+    from messplus_core.core.engine import replay
     from messplus_core.routers.baselines import SingleModel
-    from messplus_core.experiment import router_context, RunSpec
-    from messplus_core.stream import make_stream
+    from messplus_core.evaluate.experiment import router_context, RunSpec
+    from messplus_core.core.stream import make_stream
 
     data = load(write_capture(tmp_path, {"arc_challenge": partly_missing_energy()}), cost="time")
     stream = make_stream(data, 42, "time")
@@ -145,7 +147,7 @@ def test_the_digest_follows_the_data_not_the_file_split(tmp_path):
 
 def test_a_capture_of_another_zoo_is_refused_naming_both(tmp_path, caplog):
     from evaluate_support import config
-    from messplus_core.pipeline import plan
+    from messplus_core.evaluate.pipeline import plan
 
     root = write_capture(tmp_path / "cap", {"arc_challenge": synthetic_frame(20)})
     plan(config(f"data_dir={root}", "benchmark=arc_challenge", "logger=none", "model_zoo=tiny"))

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from evaluate_support import REPO, config
-from messplus_core.capture_data import CaptureError, load_capture
-from messplus_core.pipeline import evaluate
-from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
+
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import CaptureError, ConfigError
+from messplus_core.evaluate.pipeline import run_evaluation
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 CASES = REPO.parent / "shared" / "cases" / "inputs"
 pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason=f"the case inputs are not at {CASES}")
@@ -24,7 +26,7 @@ def case(name):
 
 
 def run(tmp_path, name, *overrides, zoo="llama3", benchmark="boolq"):
-    return evaluate(config(f"data_dir={case(name)}", f"model_zoo={zoo}", f"benchmark={benchmark}", "logger=none", "n_jobs=1",
+    return run_evaluation(config(f"data_dir={case(name)}", f"model_zoo={zoo}", f"benchmark={benchmark}", "logger=none", "n_jobs=1",
                            f"cache_dir={tmp_path / 'cache'}", *overrides), tmp_path / "out")
 
 
@@ -69,7 +71,7 @@ def test_partial_energy_one_rule_for_shards_and_single_file(tmp_path):
 
 @pytest.mark.parametrize("name, outcome", [("tiny_benchmark/one", "error"), ("tiny_benchmark/four", "skipped")])
 def test_tiny_benchmark(tmp_path, monkeypatch, name, outcome):
-    from messplus_core import pipeline
+    from messplus_core.evaluate import pipeline
 
     if outcome == "error":
         monkeypatch.setattr(pipeline, "cached_embeddings", lambda *a, **k: pytest.fail("embedded before the size check"))
@@ -82,7 +84,7 @@ def test_tiny_benchmark(tmp_path, monkeypatch, name, outcome):
 
 
 def test_sparse_small(tmp_path, monkeypatch):
-    from messplus_core import pipeline
+    from messplus_core.evaluate import pipeline
 
     monkeypatch.setattr(pipeline, "cached_embeddings", lambda *a, **k: pytest.fail("embedded before the size check"))
     with pytest.raises(ConfigError, match=r"demo has 24 request\(s\).*feedback_rate=0.2.*Fixes: split.train_fraction="):
@@ -96,7 +98,7 @@ def test_stale_rerun(tmp_path):
     frames = []
     for version in ("v1", "v2"):
         shutil.copy(case(f"stale_rerun/{version}/boolq.csv"), data / "boolq.csv")
-        frames.append(evaluate(config(f"data_dir={data}", "model_zoo=llama3", "benchmark=boolq", "logger=none", "n_jobs=1",
+        frames.append(run_evaluation(config(f"data_dir={data}", "model_zoo=llama3", "benchmark=boolq", "logger=none", "n_jobs=1",
                                       "router=[single_model,educated_guess,oracle]", "seed=42"), out)["frame"])
     assert frames[0]["n_requests"].iloc[0] != frames[1]["n_requests"].iloc[0]
     assert set(frames[1]["n_requests"]) == {loaded_n(data)}

@@ -2,15 +2,16 @@ import numpy as np
 import pytest
 
 from evaluate_support import synthetic_frame, write_capture
-from messplus_core.algorithm import queue_path
-from messplus_core.capture_data import load_capture
-from messplus_core.engine import replay
+
+from messplus_core.core.algorithm import queue_path
+from messplus_core.core.engine import replay
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.evaluate.experiment import RunSpec, router_context
 from messplus_core.predictors import make_predictor
 from messplus_core.routers import EXPLORE, Router
 from messplus_core.routers.mess_plus import MessPlus, MessPlusSettings, ReplayedMessPlus
-from messplus_core.experiment import router_context, RunSpec
-from messplus_core.stream import make_stream
-from messplus_core.zoo import BenchmarkSpec, ModelZoo
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})

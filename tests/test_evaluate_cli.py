@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from evaluate_support import REPO, config, synthetic_frame, write_capture
-from messplus_core.capture_data import CaptureError
-from messplus_core.pipeline import evaluate, plan
-from messplus_core.zoo import ConfigError
+
+from messplus_core.errors import CaptureError, ConfigError
+from messplus_core.evaluate.pipeline import plan, run_evaluation
 
 REQUIRED = ["benchmark", "router", "alpha", "V", "c", "seed", "feedback_rate", "n_requests", "satisfaction", "sla_met",
             "energy_j_total", "energy_j_per_request", "explore_steps", "explore_energy_j", "share_small", "share_medium", "share_large"]
@@ -45,16 +45,16 @@ def test_data_folder_without_csvs(base, tmp_path):
 
 def test_benchmark_without_data_and_zoo_mismatch(base, tmp_path):
     with pytest.raises(CaptureError, match="'piqa' has no data"):
-        evaluate(config(*base, "benchmark=piqa"), tmp_path / "out")
+        run_evaluation(config(*base, "benchmark=piqa"), tmp_path / "out")
     frame = synthetic_frame(20).rename(columns=lambda c: c.replace("_medium", "_mid"))
     root = write_capture(tmp_path / "odd", {"arc_challenge": frame})
     with pytest.raises(CaptureError, match="category 'medium' of model_zoo 'llama3'"):
-        evaluate(config(*base, f"data_dir={root}", "benchmark=arc_challenge"), tmp_path / "out")
+        run_evaluation(config(*base, f"data_dir={root}", "benchmark=arc_challenge"), tmp_path / "out")
     assert not (tmp_path / "out" / "runs").exists()  # nothing ran
 
 
 def test_infeasible_alpha_warns_and_still_runs(base, tmp_path, caplog):
-    result = evaluate(config(*base, "benchmark=arc_challenge", "alpha=0.99", "seed=42", "router=[single_model,oracle]"), tmp_path / "out")
+    result = run_evaluation(config(*base, "benchmark=arc_challenge", "alpha=0.99", "seed=42", "router=[single_model,oracle]"), tmp_path / "out")
     assert "SLA is infeasible" in caplog.text
     assert "infeasible" in result["summary"].read_text()
     frame = result["frame"]
@@ -107,11 +107,11 @@ def test_time_cost_with_unmeasured_energy(base, tmp_path):
     for cat in ("small", "medium", "large"):
         frame[f"energy_consumption_{cat}"] = float("nan")
     root = write_capture(tmp_path / "noenergy", {"arc_challenge": frame})
-    result = evaluate(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42", "cost=time"), tmp_path / "out")
+    result = run_evaluation(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42", "cost=time"), tmp_path / "out")
     summary = result["summary"].read_text()
     assert "energy was not measured" in summary and "routing optimised time" in summary
     assert " s (" in summary  # cells in seconds per request
     assert result["frame"]["energy_j_per_request"].isna().all()
     assert (tmp_path / "out" / "plots" / "cost_vs_satisfaction.png").stat().st_size > 10_000
     with pytest.raises(CaptureError, match="lack a value routing needs"):
-        evaluate(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42"), tmp_path / "out2")
+        run_evaluation(config(*base, f"data_dir={root}", "benchmark=arc_challenge", "seed=42"), tmp_path / "out2")

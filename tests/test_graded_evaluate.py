@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from evaluate_support import config, synthetic_frame, write_capture
-from messplus_core.pipeline import evaluate
+
+from messplus_core.evaluate.pipeline import run_evaluation
 from messplus_core.predictors.mlp_head import MLPHead
 from messplus_core.predictors.ngram_linear import NgramLinear
 
@@ -31,7 +32,7 @@ def graded_run(tmp_path_factory):
     frame = graded_capture(root / "capture")
     cfg = config(f"data_dir={root / 'capture'}", "model_zoo=tiny", "benchmark=gen_demo", "cost=time", "logger=none",
                  f"cache_dir={root / 'cache'}", "n_jobs=1", "seed=42")
-    out = evaluate(cfg, root / "out")
+    out = run_evaluation(cfg, root / "out")
     return frame, out["frame"], (root / "out" / "summary.md").read_text()
 
 
@@ -71,14 +72,14 @@ def test_ngram_linear_predictor_runs_mess_plus(tmp_path):
     cfg = config(f"data_dir={tmp_path / 'capture'}", "model_zoo=tiny", "benchmark=gen_demo", "cost=time", "logger=none",
                  f"cache_dir={tmp_path / 'cache'}", "n_jobs=1", "seed=42", "router=[mess_plus,mess_plus_2024]",
                  "predictor=ngram_linear")
-    results = evaluate(cfg, tmp_path / "out")["frame"]
+    results = run_evaluation(cfg, tmp_path / "out")["frame"]
     assert set(results["router"]) == {"mess_plus", "mess_plus_2024", "static_optimum"}
     mess = results[results["router"] != "static_optimum"]
     assert mess["explore_steps"].gt(0).all() and mess["satisfaction"].between(0, 1).all()
 
 
 def test_ngram_linear_learns_a_graded_target():
-    from messplus_core.embeddings import hashed_ngrams
+    from messplus_core.data.embeddings import hashed_ngrams
 
     texts = [f"{w} sentence number {i}" for i in range(200) for w in ("easy",)] + \
             [f"{w} sentence number {i}" for i in range(200) for w in ("hard",)]

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from large_zoo_support import ALPHA, large_zoo_stream
-from messplus_core.bounds import static_mixture
-from messplus_core.engine import replay
+
+from messplus_core.core.bounds import static_mixture
+from messplus_core.core.engine import replay
 from messplus_core.routers import build_router
 from messplus_core.routers.base import RouterContext
 from evaluate_support import default_mess_plus

@@ -8,14 +8,16 @@ import pandas as pd
 import pytest
 
 from evaluate_support import REAL_BENCHMARKS, config, evaluate_real_twice, synthetic_frame, write_capture
-from messplus_core.calibration import (cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
-                                       threshold_candidates, two_model_choice, utility_choice)
-from messplus_core.capture_data import load_capture
-from messplus_core.engine import replay
-from messplus_core.experiment import RunSpec, execute_run, replay_parts, router_context
-from messplus_core.pipeline import plan
+
+from messplus_core.core.calibration import (cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
+                                            threshold_candidates, two_model_choice, utility_choice)
+from messplus_core.core.engine import replay
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec, execute_run, replay_parts, router_context
+from messplus_core.evaluate.pipeline import plan
 from messplus_core.routers import OFFLINE_ROUTERS, build_router, overhead_prices
-from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})

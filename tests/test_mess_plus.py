@@ -7,16 +7,19 @@ import numpy as np
 import pytest
 
 from evaluate_support import default_mess_plus, synthetic_frame, write_capture
-from messplus_core.algorithm import efficient_frontier, exploit_choice, explore_probability, queue_update, shadow_price
-from messplus_core.capture_data import load_capture
-from messplus_core.engine import replay
-from messplus_core.experiment import RunSpec, router_context
+
+from messplus_core.core.algorithm import (efficient_frontier, exploit_choice, explore_probability, queue_update,
+                                          shadow_price)
+from messplus_core.core.engine import replay
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec, router_context
 from messplus_core.predictors import make_predictor
 from messplus_core.routers import build_router
 from messplus_core.routers.base import Explore, Router
 from messplus_core.routers.mess_plus import MessPlus, MessPlusSettings
-from messplus_core.stream import make_stream
-from messplus_core.zoo import BenchmarkSpec, ConfigError, ModelZoo
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
@@ -100,7 +103,7 @@ def test_queue_bound_holds_on_every_replay(data, seed, feedback_rate):
 def test_the_default_lands_near_alpha_near_the_static_optimum(data):
     """600 requests whose cheapest model is far below alpha: within 0.5 points of alpha (seed 43 ends 1 point of
     queue above Q_0 + fade, 0.598) at no more than 1.5x the static optimum."""
-    from messplus_core.bounds import static_mixture
+    from messplus_core.core.bounds import static_mixture
     for seed in (42, 43, 44):
         stream, _, trace = _replay(data, "mess_plus", DEFAULT, seed)
         mix = static_mixture(stream.labels.mean(0), stream.cost.mean(0), 0.6)

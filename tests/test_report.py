@@ -3,9 +3,10 @@
 import pytest
 
 from evaluate_support import config
-from messplus_core.pipeline import evaluate
-from messplus_core.report import Outcome
-from messplus_core.uncertainty import Interval, bootstrap_means, combined_interval
+
+from messplus_core.core.uncertainty import Interval, bootstrap_means, combined_interval
+from messplus_core.evaluate.pipeline import run_evaluation
+from messplus_core.evaluate.report import Outcome
 
 PLOTS = ("running_satisfaction", "queue", "model_mix", "cost_vs_satisfaction")
 
@@ -18,7 +19,7 @@ def base(synthetic_capture, tmp_path):
 
 def test_an_alpha_override_is_what_the_report_shows(base, tmp_path):
     out = tmp_path / "out"
-    result = evaluate(config(*base, "benchmark=boolq", "alpha=0.85", "seed=42"), out)
+    result = run_evaluation(config(*base, "benchmark=boolq", "alpha=0.85", "seed=42"), out)
     summary = result["summary"].read_text()
     assert "| router | boolq (α=0.85) | mean |" in summary
     assert "| mess_plus | " in summary and "*oracle* (bound)" in summary
@@ -28,7 +29,7 @@ def test_an_alpha_override_is_what_the_report_shows(base, tmp_path):
 
 
 def test_header_names_zoo_models_data_cost_and_code_version(base, tmp_path, synthetic_capture):
-    summary = evaluate(config(*base, "benchmark=arc_challenge", "seed=42"), tmp_path / "out")["summary"].read_text()
+    summary = run_evaluation(config(*base, "benchmark=arc_challenge", "seed=42"), tmp_path / "out")["summary"].read_text()
     assert "small = meta-llama/Llama-3.2-1B-Instruct" in summary and "large = meta-llama/Llama-3.3-70B-Instruct" in summary
     assert f"- Data: `{synthetic_capture.resolve()}`" in summary
     assert "- Optimised cost: energy (the capture's `energy_consumption_X`) per request, in J (totals in MJ)" in summary
@@ -38,7 +39,7 @@ def test_header_names_zoo_models_data_cost_and_code_version(base, tmp_path, synt
 
 
 def test_alpha_sweep_gets_a_table_per_benchmark_with_aiq(base, tmp_path):
-    summary = evaluate(config(*base, "benchmark=boolq", "sweep=paper", "V=1e-4", "c=0.1", "seed=42"),
+    summary = run_evaluation(config(*base, "benchmark=boolq", "sweep=paper", "V=1e-4", "c=0.1", "seed=42"),
                        tmp_path / "out")["summary"].read_text()
     assert "### boolq across α" in summary
     assert "| router | α=0.7 | α=0.8 | α=0.85 | AIQ |" in summary
@@ -47,7 +48,7 @@ def test_alpha_sweep_gets_a_table_per_benchmark_with_aiq(base, tmp_path):
 
 
 def test_verdicts_explain_themselves_and_intervals_are_reported(base, tmp_path):
-    summary = evaluate(config(*base, "benchmark=boolq", "sweep.seeds=[42,43]"), tmp_path / "out")["summary"].read_text()
+    summary = run_evaluation(config(*base, "benchmark=boolq", "sweep.seeds=[42,43]"), tmp_path / "out")["summary"].read_text()
     assert "### 95% intervals" in summary
     row = next(line for line in summary.splitlines() if line.startswith("| mess_plus | ["))
     assert "strict " in row and "in CI " in row
@@ -78,7 +79,7 @@ def test_against_the_paper_on_the_published_capture_layout(tmp_path):
     for i, shard in enumerate(sorted((root / "boolq").glob("*.csv"))):  # the authors' shard names
         shard.rename(shard.with_name(f"inference_data_batch_{i}_0.csv"))
     figure = "+paper.figures.boolq.llama70b={ours: 'single_model:large', satisfaction: 50.0, cost_per_request: 1000.0}"
-    summary = evaluate(config(f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=2", "seed=42",
+    summary = run_evaluation(config(f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=2", "seed=42",
                               "benchmark=boolq", "router=[single_model]", figure), tmp_path / "out")["summary"].read_text()
     assert "## Against the paper" in summary and "arXiv 2505.19947" in summary
     line = next(line for line in summary.splitlines() if line.startswith("| boolq (α=0.8) | llama70b | single_model:large |"))

@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 
 from evaluate_support import config, synthetic_frame, write_capture
-from messplus_core import experiment
-from messplus_core.pipeline import evaluate, plan
+
+from messplus_core.evaluate import experiment
+from messplus_core.evaluate.pipeline import plan, run_evaluation
 
 BASELINES = "router=[single_model,educated_guess,oracle]"
 
 
 def run(root, out, *overrides):
-    return evaluate(config(f"data_dir={root}", "logger=none", "benchmark=boolq", "seed=42", "n_jobs=1", BASELINES,
+    return run_evaluation(config(f"data_dir={root}", "logger=none", "benchmark=boolq", "seed=42", "n_jobs=1", BASELINES,
                            *overrides), out)
 
 
@@ -62,7 +63,8 @@ def test_run_id_covers_the_code_version_the_data_and_the_embedding_recipe(tmp_pa
     assert spec.run_id != before
     monkeypatch.undo()
 
-    from messplus_core import embeddings, pipeline
+    from messplus_core.data import embeddings
+    from messplus_core.evaluate import pipeline
 
     root = write_capture(tmp_path / "data", boolq(40, 0))
     cfg = config(f"data_dir={root}", "benchmark=boolq", "logger=none")
@@ -75,7 +77,7 @@ def test_run_id_covers_the_code_version_the_data_and_the_embedding_recipe(tmp_pa
 
 
 def _cache_path_with_recipe(monkeypatch, tmp_path, recipe):
-    from messplus_core import embeddings
+    from messplus_core.data import embeddings
 
     monkeypatch.setattr(embeddings, "EMBEDDING_RECIPE", recipe)
     return embeddings.cache_path(tmp_path, "enc", ["a"])
@@ -84,7 +86,7 @@ def _cache_path_with_recipe(monkeypatch, tmp_path, recipe):
 @pytest.mark.parametrize("key", ["calibrated_value", "custom_score"])
 def test_every_key_a_router_reports_is_kept(key):
     import numpy as np
-    from messplus_core.engine import Trace
+    from messplus_core.core.engine import Trace
 
     trace = Trace(served=np.zeros(3, dtype=np.int8), explored=np.zeros(3, dtype=bool), satisfied=np.ones(3, dtype=np.int8),
                   cost=np.ones(3), energy=np.ones(3), time=np.ones(3), router_report={key: 0.5})
@@ -99,9 +101,9 @@ def test_a_concatenated_scenario_stream_carries_the_digest_of_its_parts(tmp_path
     from dataclasses import replace
 
     from evaluate_support import synthetic_frame as frame
-    from messplus_core.capture_data import load_capture
-    from messplus_core.scenarios import concatenate
-    from messplus_core.zoo import BenchmarkSpec, ModelZoo
+    from messplus_core.data.capture_csv import load_capture
+    from messplus_core.data.scenarios import concatenate
+    from messplus_core.specs import BenchmarkSpec, ModelZoo
 
     zoo = ModelZoo.from_mapping(config("model_zoo=llama3")["model_zoo"])
     arc = load_capture(write_capture(tmp_path / "a", {"arc_challenge": frame(20)}),

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from messplus_core.satisfaction import Satisfaction, bleu1, rouge1
-from messplus_core.zoo import BenchmarkSpec, ConfigError
+from messplus_core.core.satisfaction import Satisfaction, bleu1, rouge1
+from messplus_core.errors import ConfigError
+from messplus_core.specs import BenchmarkSpec
 
 
 def test_bleu1_exact_match_is_one():

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from evaluate_support import config, synthetic_frame, write_capture
-from messplus_core.experiment import replay_parts
-from messplus_core.pipeline import evaluate, load_all, plan
-from messplus_core.zoo import ConfigError
+
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import replay_parts
+from messplus_core.evaluate.pipeline import load_all, plan, run_evaluation
 
 PARTS = ("arc_challenge", "piqa", "winogrande")
 
@@ -63,7 +64,7 @@ def test_a_scenario_without_its_own_alpha_is_rejected(base):
 
 
 def test_both_scenarios_get_their_own_summary_sections(base, tmp_path):
-    result = evaluate(config(*base, "scenario=all", "router=compare"), tmp_path / "out")
+    result = run_evaluation(config(*base, "scenario=all", "router=compare"), tmp_path / "out")
     summary = result["summary"].read_text()
     main, rest = summary.split("## Scenario: nonstationary")
     nonstationary, sparse = rest.split("## Scenario: sparse_feedback")

@@ -14,10 +14,11 @@ import openai
 import pytest
 
 from evaluate_support import REPO
+
+from messplus_core.errors import ConfigError
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
 from messplus_core.serve.config import settings_from_config
-from messplus_core.zoo import ConfigError
 from serve_support import CATS, in_process, synthetic_capture
 
 AUTH = {"Authorization": "Bearer secret"}

@@ -13,10 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
+from messplus_core.core.stream import make_stream
 from messplus_core.serve.eventlog import EventLog
 from messplus_core.serve.loadgen import LoadSettings, run_load
 from messplus_core.serve.service import RouterService
-from messplus_core.stream import make_stream
 from serve_support import CATS, in_process, policy_settings, start_gateway, start_stubs, stop, synthetic_capture
 
 AUTH = {"Authorization": "Bearer secret"}
@@ -166,8 +166,8 @@ def test_loadgen_cli_writes_the_evaluate_row(tmp_path: Path) -> None:
     import pandas as pd
 
     from evaluate_support import REPO
-    from messplus_core.experiment import RunSpec, summarize
-    from messplus_core.engine import Trace
+    from messplus_core.evaluate.experiment import RunSpec, summarize
+    from messplus_core.core.engine import Trace
 
     data_dir, data = synthetic_capture(tmp_path / "capture", n=80)
     urls, stub = start_stubs(data_dir)
@@ -210,7 +210,7 @@ def test_a_decision_that_cannot_be_logged_never_happened(tmp_path: Path) -> None
 
 
 def test_state_written_with_another_config_is_refused(tmp_path: Path) -> None:
-    from messplus_core.zoo import ConfigError
+    from messplus_core.errors import ConfigError
 
     RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite")).decide("mp-1")
     with pytest.raises(ConfigError, match=r"other \['alpha'\]"):

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from evaluate_support import REAL_CAPTURE
-from messplus_core.capture_data import CaptureData, load_capture
-from messplus_core.engine import replay
-from messplus_core.experiment import RunSpec, router_context, summarize
+
+from messplus_core.core.engine import replay
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import CaptureData, load_capture
+from messplus_core.evaluate.experiment import RunSpec, router_context, summarize
 from messplus_core.routers import build_router
 from messplus_core.serve.loadgen import LoadSettings, results_row, run_load
-from messplus_core.stream import make_stream
 from serve_support import C, V, bench, in_process, preset, synthetic_capture, zoo
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from evaluate_support import config as evaluate_config
-from messplus_core.slurm import main, make_plan
-from messplus_core.slurm_check import SCRIPT_TAILS, job_config, validate_plan
+
+from messplus_core.slurm.check import SCRIPT_TAILS, job_config, validate_plan
+from messplus_core.slurm.submit import main, make_plan
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = {"capture": "capture", "merge": "merge", "evaluate": "evaluate", "scenarios": "scenarios", "aggregate": "aggregate"}
@@ -40,7 +41,7 @@ def test_script_tails_are_what_the_sbatch_scripts_append(stage):
 ])
 def test_bad_stage_arguments_fail_at_submit_time(tmp_path, monkeypatch, capsys, flag, args, message):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("messplus_core.slurm.submit", lambda *a, **k: pytest.fail("submitted"))
+    monkeypatch.setattr("messplus_core.slurm.submit.submit", lambda *a, **k: pytest.fail("submitted"))
     assert main(["--dry-run", "model_zoo=llama3", "benchmark=[boolq,piqa]", flag, args]) == 2
     err = capsys.readouterr().err
     assert re.search(message, err) and "nothing submitted" in err

@@ -28,7 +28,8 @@ import pandas as pd
 import pytest
 
 import slurm_support as ss
-from messplus_core.slurm import wait_for_jobs
+
+from messplus_core.slurm.watch import wait_for_jobs
 
 LIMIT = 24                       # documents per capture unit (keeps CI short)
 WAIT_S = 900                     # bound for one whole pipeline on the 2-core node

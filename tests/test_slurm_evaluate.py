@@ -14,7 +14,8 @@ import sys
 import pandas as pd
 
 import slurm_support as ss
-from messplus_core.slurm import wait_for_jobs
+
+from messplus_core.slurm.watch import wait_for_jobs
 
 
 def test_evaluate_only_with_scenario_equals_local_run(cluster, tmp_path, monkeypatch):

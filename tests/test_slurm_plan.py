@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from messplus_core.slurm import make_plan
-from messplus_core.slurm_plan import (
-    Resources,
-    build_plan,
-    capture_units,
-    compress_indices,
-    sbatch_command,
-)
-from messplus_core.zoo import ConfigError, ModelZoo
+from messplus_core.errors import ConfigError
+from messplus_core.slurm.plan import Resources, build_plan, capture_tasks, compress_indices, sbatch_command
+from messplus_core.slurm.submit import make_plan
+from messplus_core.specs import ModelZoo
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH8 = ["arc_challenge", "arc_easy", "boolq", "logiqa", "piqa", "sciq", "social_iqa", "winogrande"]
@@ -77,7 +72,7 @@ def test_units_follow_cost_rank_not_file_order():
         {"category": "big", "model": "B", "cost_rank": 2, "backend_args": {"gpus": [0, 1]}},
         {"category": "small", "model": "S", "cost_rank": 1, "backend_args": {"gpus": [0]}},
     ]})
-    units = capture_units(zoo, ["x", "y"])
+    units = capture_tasks(zoo, ["x", "y"])
     assert [(u.index, u.benchmark, u.category, u.gpus) for u in units] == [
         (0, "x", "small", (0,)), (1, "x", "big", (0, 1)), (2, "y", "small", (0,)), (3, "y", "big", (0, 1))]
 

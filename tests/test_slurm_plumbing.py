@@ -16,7 +16,8 @@ import textwrap
 import pytest
 
 import slurm_support as ss
-from messplus_core.slurm import wait_for_jobs
+
+from messplus_core.slurm.watch import wait_for_jobs
 
 CAPTURE_STUB = r'''
 import json, os, sys, time

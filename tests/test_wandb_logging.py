@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from evaluate_support import config
-from messplus_core.pipeline import evaluate
+
+from messplus_core.evaluate.pipeline import run_evaluation
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def small(synthetic_capture, tmp_path):
 
 def test_offline_mode_writes_one_run_holding_every_grid_run(small, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    result = evaluate(config(*small), tmp_path / "out")
+    result = run_evaluation(config(*small), tmp_path / "out")
     runs = list((tmp_path / "out" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
     assert result["wandb"] == f"W&B offline run: {runs[0]}\n         upload with: wandb sync {runs[0]}"
@@ -36,13 +37,13 @@ def test_unusable_wandb_warns_and_the_evaluation_completes(small, tmp_path, monk
         raise wandb.errors.UsageError("api_key not configured (no-tty)")  # what wandb raises without mode and key
 
     monkeypatch.setattr(wandb, "init", refuse)
-    result = evaluate(config(*small), tmp_path / "out")
+    result = run_evaluation(config(*small), tmp_path / "out")
     assert "W&B logging failed: UsageError: api_key not configured" in caplog.text
     assert result["results"].is_file() and len(result["frame"]) == 5 and result["wandb"] is None
 
 
 def test_history_rows_average_seeds_per_group():
-    from messplus_core.wandb_log import GROUP_KEYS, history_rows
+    from messplus_core.evaluate.loggers import GROUP_KEYS, history_rows
 
     row = {k: None for k in GROUP_KEYS} | {"scenario": "none", "benchmark": "b", "router": "r", "split": "full", "alpha": 0.5}
     hist = lambda s: {"t": [1, 2], "satisfaction": [s, s], "energy_per_request": [1.0, 2.0], "Q": [0.0, 0.0], "explorations": [1, 1]}

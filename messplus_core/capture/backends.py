@@ -12,7 +12,8 @@ import importlib.util
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..zoo import ConfigError, ZooModel
+from messplus_core.errors import ConfigError
+from messplus_core.specs import ZooModel
 
 if TYPE_CHECKING:
     from lm_eval.api.model import LM

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ..zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

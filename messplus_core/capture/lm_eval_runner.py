@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
-from ..satisfaction import Satisfaction
-from ..zoo import ConfigError
+from messplus_core.core.satisfaction import Satisfaction
+from messplus_core.errors import ConfigError
 from .energy import EnergyMeter
 from .shards import DocRecord, ShardWriter
 
@@ -291,7 +291,7 @@ def _reference(target: Any) -> str:
     return str(target)
 
 
-def evaluate(lm: PerDocumentLM, task: str, limit: int | None, satisfaction: Satisfaction | None = None,
+def run_lm_eval(lm: PerDocumentLM, task: str, limit: int | None, satisfaction: Satisfaction | None = None,
              gen_kwargs: Mapping[str, Any] | None = None) -> TaskOutcome:
     from lm_eval import simple_evaluate
 

@@ -16,10 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..zoo import ConfigError
+from messplus_core.data.schema import MANIFEST
+from messplus_core.errors import ConfigError
 from .shards import write_json_atomic
-
-MANIFEST = "manifest.json"
 
 
 def now_iso() -> str:

@@ -20,10 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..zoo import BenchmarkSpec, ConfigError, ModelZoo
+from messplus_core.data.schema import (BENCHMARK_COLUMN, ID_COLUMN, TEXT_COLUMN, energy_col, generated_text_col,
+                                       label_col, metric_col, time_col, token_cols)
+from messplus_core.errors import ConfigError
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 from .manifest import now_iso, update_manifest
 from .shards import check_identity, done_path, read_done, read_shard, shard_path
-from .units import Unit
+from .units import CaptureUnit
 
 
 def write_capture_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -39,11 +42,11 @@ def write_capture_csv(frame: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def incomplete_units(out_dir: Path, units: list[Unit]) -> list[Unit]:
+def incomplete_units(out_dir: Path, units: list[CaptureUnit]) -> list[CaptureUnit]:
     return [u for u in units if read_done(done_path(out_dir, u.benchmark.name, u.model.category)) is None]
 
 
-def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: list[Unit]) -> tuple[Path, dict[str, Any]]:
+def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: list[CaptureUnit]) -> tuple[Path, dict[str, Any]]:
     """Write `<benchmark>.csv` and its manifest entry; every unit of the benchmark must be complete."""
     missing = incomplete_units(out_dir, units)
     if missing:
@@ -66,29 +69,29 @@ def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: li
             raise ConfigError(f"lm-eval task '{spec.task}' reports no per-sample '{spec.metric}'; fix `metric` in conf/benchmark/{spec.name}.yaml.")
         rows = []
         for m in metrics:
-            rec = records.get(int(m["doc_id"]))
+            rec = records.get(int(m[ID_COLUMN]))
             if rec is None:
                 raise ConfigError(f"{shard_path(out_dir, spec.name, cat)} lacks doc_id {m['doc_id']} that its done record lists; delete both files to recapture.")
             row = {
-                "doc_id": rec.doc_id,
-                "input_text": rec.input_text,
-                f"label_{cat}": float(m[spec.metric]),
-                f"{spec.metric}_{cat}": float(m[spec.metric]),
-                f"energy_consumption_{cat}": math.nan if rec.energy_j is None else rec.energy_j,
-                f"inference_time_{cat}": rec.time_s,
+                ID_COLUMN: rec.doc_id,
+                TEXT_COLUMN: rec.input_text,
+                label_col(cat): float(m[spec.metric]),
+                metric_col(spec.metric, cat): float(m[spec.metric]),
+                energy_col(cat): math.nan if rec.energy_j is None else rec.energy_j,
+                time_col(cat): rec.time_s,
             }
             if rec.generated is not None:  # a generation task: token counts and the text, for audit
-                row |= {f"prompt_tokens_{cat}": rec.prompt_tokens, f"generated_tokens_{cat}": rec.generated_tokens,
-                        f"generated_text_{cat}": rec.generated}
+                row |= {token_cols(cat)[0]: rec.prompt_tokens, token_cols(cat)[1]: rec.generated_tokens,
+                        generated_text_col(cat): rec.generated}
             rows.append(row)
-        frames.append(pd.DataFrame(rows).set_index("doc_id"))
+        frames.append(pd.DataFrame(rows).set_index(ID_COLUMN))
         models.append({k: v for k, v in done.items() if k != "metrics"} | {"docs": len(rows)})
 
-    texts = frames[0]["input_text"]
-    joined = pd.concat([f.drop(columns="input_text") for f in frames], axis=1, join="inner").sort_index()
+    texts = frames[0][TEXT_COLUMN]
+    joined = pd.concat([f.drop(columns=TEXT_COLUMN) for f in frames], axis=1, join="inner").sort_index()
     all_docs = set().union(*(set(f.index) for f in frames))
-    joined.insert(0, "benchmark_name", spec.name)
-    joined.insert(0, "input_text", texts.reindex(joined.index))
+    joined.insert(0, BENCHMARK_COLUMN, spec.name)
+    joined.insert(0, TEXT_COLUMN, texts.reindex(joined.index))
     joined = joined.reset_index()
 
     csv_path = Path(out_dir) / f"{spec.name}.csv"

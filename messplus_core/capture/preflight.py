@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..zoo import ConfigError, ZooModel
+from messplus_core.errors import ConfigError
+from messplus_core.specs import ZooModel
 from .backends import check_backend_device, check_backend_installed
 from .lm_eval_runner import check_task_data, check_tasks
 from .settings import CaptureSettings, looks_like_path
 from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
 from .tiny_zoo import TinySpec, built_record
-from .units import Unit
+from .units import CaptureUnit
 
 HUB_TIMEOUT_S = 10.0  # how long a hub model that is not cached may take to answer before the capture refuses it
 
@@ -88,7 +89,7 @@ def check_out_dir(out_dir: Path) -> None:
         raise ConfigError(f"out_dir {out_dir} is not writable ({err.strerror}); pass out_dir=<a writable folder>.") from err
 
 
-def identity(settings: CaptureSettings, unit: Unit, device: str) -> ShardIdentity:
+def identity(settings: CaptureSettings, unit: CaptureUnit, device: str) -> ShardIdentity:
     return ShardIdentity(
         zoo=settings.zoo.name,
         benchmark=unit.benchmark.name,

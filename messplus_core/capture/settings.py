@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping, config_errors
+from messplus_core.errors import ConfigError, config_errors
+from messplus_core.specs import BenchmarkSpec, ModelZoo, benchmarks_from_mapping
 from .backends import BACKENDS, DEVICES
 from .energy import EnergySettings
-from .units import Unit, enumerate_units
+from .units import CaptureUnit, enumerate_units
 
 
 @dataclass(frozen=True)
 class CaptureSettings:
     zoo: ModelZoo
     benchmarks: tuple[BenchmarkSpec, ...]
-    units: tuple[Unit, ...]
+    units: tuple[CaptureUnit, ...]
     backend: str
     device: str  # auto | cpu | cuda, as asked; resolved when a unit runs
     limit: int | None
@@ -37,7 +38,7 @@ class CaptureSettings:
     generation: dict[str, Any] = field(default_factory=dict)  # lm-eval gen_kwargs for generate_until tasks
 
     @property
-    def selected(self) -> tuple[Unit, ...]:
+    def selected(self) -> tuple[CaptureUnit, ...]:
         """The units this invocation works on: one with `unit=K`, else all."""
         return self.units if self.unit is None else (self.units[self.unit],)
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-from ..zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 SHARD_SUFFIX = ".shard.jsonl"
 DONE_SUFFIX = ".done.json"

@@ -21,14 +21,14 @@ from .preflight import identity, preflight, tiny_spec
 from .settings import CaptureSettings, parse_settings
 from .shards import ShardWriter, done_path, read_done, shard_path, write_json_atomic
 from .tiny_zoo import ensure_built
-from .units import Unit
+from .units import CaptureUnit
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class UnitReport:
-    unit: Unit
+    unit: CaptureUnit
     skipped: bool
     measured_docs: int = 0
     reused_docs: int = 0
@@ -44,19 +44,19 @@ class UnitReport:
         return f"{head}: {self.measured_docs} docs measured, {self.reused_docs} reused from the shard, {self.wall_s:.1f} s{rate}"
 
 
-def _is_complete(settings: CaptureSettings, unit: Unit) -> bool:
+def _is_complete(settings: CaptureSettings, unit: CaptureUnit) -> bool:
     """Done with the same limit and, for a generation task, the same generation settings (else the unit reruns,
     and its shard refuses texts decoded with other settings)."""
     done = read_done(done_path(settings.out_dir, unit.benchmark.name, unit.model.category))
     return done is not None and done["limit"] == settings.limit and done.get("generation") in (None, settings.generation)
 
 
-def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
+def run_unit(settings: CaptureSettings, unit: CaptureUnit, device: str) -> UnitReport:
     """Capture one (model, benchmark) unit, resuming its shard; writes its done record at the end."""
     from lm_eval import __version__ as lm_eval_version
 
     from .backends import cpu_threads, make_lm, model_revision
-    from .lm_eval_runner import PerDocumentLM, evaluate
+    from .lm_eval_runner import PerDocumentLM, run_lm_eval
 
     if _is_complete(settings, unit):
         return UnitReport(unit, skipped=True)
@@ -78,7 +78,7 @@ def run_unit(settings: CaptureSettings, unit: Unit, device: str) -> UnitReport:
     )
     try:
         with cpu_threads(model.backend_args.get("cpu_threads") if device == "cpu" else None):
-            outcome = evaluate(lm, unit.benchmark.task, settings.limit, unit.benchmark.satisfaction, settings.generation)
+            outcome = run_lm_eval(lm, unit.benchmark.task, settings.limit, unit.benchmark.satisfaction, settings.generation)
         revision = (build or {}).get("weights_sha256") or (lm.inner and model_revision(lm.inner))
         records = writer.records
         measured_time = sum(records[d].time_s for d in outcome.metrics)

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
-from ..zoo import ConfigError
+from messplus_core.errors import ConfigError
 from .demo_data import read_demo
 from .gen_demo_data import training_pairs as gen_training_pairs
 

@@ -8,13 +8,18 @@ zoo's models cheapest first). The numbering is the CLI contract that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Sequence, TypeVar
 
-from ..zoo import BenchmarkSpec, ModelZoo, ZooModel
+from messplus_core.specs import BenchmarkSpec, ModelZoo, ZooModel
+
+
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
-class Unit:
+class CaptureUnit:
+    """One capture unit: a benchmark on one zoo model, numbered `index` (the `unit=K` of the CLI)."""
+
     index: int
     benchmark: BenchmarkSpec
     model: ZooModel
@@ -30,9 +35,14 @@ class Unit:
         }
 
 
-def enumerate_units(zoo: ModelZoo, benchmarks: Iterable[BenchmarkSpec]) -> list[Unit]:
-    units: list[Unit] = []
-    for bench in benchmarks:
-        for model in zoo.models:  # already cheapest first
-            units.append(Unit(index=len(units), benchmark=bench, model=model))
-    return units
+def unit_order(zoo: ModelZoo, benchmarks: Sequence[B]) -> list[tuple[int, B, ZooModel]]:
+    """The unit numbering, the one place it is defined: (index, benchmark, model), benchmark-major in the order
+    given, then the zoo's models cheapest first. `benchmarks` may be specs (the capture stage) or names (Slurm
+    planning, `slurm/plan.py`)."""
+    return [(i * len(zoo.models) + j, bench, model)
+            for i, bench in enumerate(benchmarks) for j, model in enumerate(zoo.models)]  # zoo.models: cheapest first
+
+
+def enumerate_units(zoo: ModelZoo, benchmarks: Sequence[BenchmarkSpec]) -> list[CaptureUnit]:
+    """The capture stage's units, numbered by `unit_order`."""
+    return [CaptureUnit(index=i, benchmark=bench, model=model) for i, bench, model in unit_order(zoo, benchmarks)]

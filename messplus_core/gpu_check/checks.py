@@ -67,7 +67,7 @@ def tiny_models() -> dict[str, Any]:
     """conf/model_zoo/tiny.yaml's models by category (paths resolved with MESSPLUS_TINY_DIR)."""
     from omegaconf import OmegaConf
 
-    from ..zoo import ModelZoo
+    from messplus_core.specs import ModelZoo
 
     raw = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf" / "model_zoo" / "tiny.yaml")
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(raw, resolve=True))
@@ -244,7 +244,7 @@ def check_bitsandbytes(ctx: Context) -> Result:
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     from ..capture.backends import make_lm
-    from ..zoo import ZooModel
+    from messplus_core.specs import ZooModel
 
     source = tiny_models()["large"]
     saved = ctx.work / "bnb4" / "large"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from messplus_core.core.rng import generator
+
 
 class MLPHead:
     """Predicts P(model m satisfies the request) for every model from a request embedding.
@@ -28,7 +30,7 @@ class MLPHead:
         if loss not in ("bce", "mse"):
             raise ValueError(f"MLP head loss must be bce (binary cross-entropy) or mse (squared error), got {loss!r}.")
         self.loss = loss
-        self.rng = np.random.default_rng(seed)
+        self.rng = generator(seed)
         self.scale = np.sqrt(dim)  # unit-norm sentence embeddings -> entries of order one
         self.w1 = self.rng.normal(0.0, np.sqrt(2.0 / dim), (dim, hidden))
         self.b1 = np.zeros(hidden)

@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from messplus_core.errors import ConfigError
 from ..predictors import make_predictor
-from ..zoo import ConfigError
 from .base import EXPLORE, OverheadPrices, Router, RouterContext
 from .baselines import EducatedGuess, Oracle, SingleModel
 from .learned import cheapest_above_threshold, knn, threshold_2model

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bounds import graded_oracle_assignment, oracle_assignment, static_mixture
+from messplus_core.core.bounds import graded_oracle_assignment, oracle_assignment, static_mixture
+from messplus_core.core.rng import EDUCATED_GUESS, generator
 from .base import Router, RouterContext
 
 
@@ -35,7 +36,7 @@ class EducatedGuess(PlannedRouter):
 
     def __init__(self, ctx: RouterContext) -> None:
         self.mixture = static_mixture(ctx.mean_satisfaction, ctx.mean_cost, ctx.alpha)
-        rng = np.random.default_rng([ctx.seed, 3])
+        rng = generator(ctx.seed, EDUCATED_GUESS)
         super().__init__(rng.choice(ctx.n_models, size=ctx.n, p=self.mixture.probabilities))
 
 

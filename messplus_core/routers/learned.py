@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..calibration import (Calibration, cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
-                           threshold_candidates, two_model_choice, utility_choice)
+from messplus_core.core.calibration import (Calibration, cheapest_above_choice, cheapest_compliant, lambda_candidates,
+                                            out_of_fold, threshold_candidates, two_model_choice, utility_choice)
 from ..predictors.mlp_head import MLPHead
 from .base import RouterContext, TrainingPart, Usage
 from .baselines import PlannedRouter

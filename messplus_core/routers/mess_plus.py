@@ -39,8 +39,9 @@ import numpy as np
 
 from scipy.special import expit
 
-from ..algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
-from ..predictors import Predictor
+from messplus_core.core.algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
+from messplus_core.core.rng import EXPLORATION, POSTERIOR, generator
+from ..predictors.base import Predictor
 from .base import EXPLORE, Explore, Router, RouterContext, Usage
 
 Estimator = Literal["head", "model_mean", "blend"]
@@ -187,8 +188,8 @@ class MessPlus:
         if prior is not None and len(prior) != n_models:
             raise ValueError(f"energy_prior has {len(prior)} values for {n_models} models.")
         self.settings, self.m, self.alpha, self.predictor = settings, n_models, alpha, predictor
-        self.rng = np.random.default_rng([seed, 1])  # one draw per request: the exploration coin
-        self.posterior_rng = np.random.default_rng([seed, 2])  # Thompson draws (optimism_kind=thompson)
+        self.rng = generator(seed, EXPLORATION)  # one draw per request: the exploration coin
+        self.posterior_rng = generator(seed, POSTERIOR)  # Thompson draws (optimism_kind=thompson)
         self.t = 0
         self.q = (settings.V if settings.warm_start else 0.0) + settings.bank
         self.n_feedback = 0

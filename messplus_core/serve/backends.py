@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
-from ..zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 CostSource = Literal["time", "tokens", "reported"]
 ENERGY_NOT_MEASURED = ("not measured: the gateway sees no backend GPU (no Zeus window); "

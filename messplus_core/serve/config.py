@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from messplus_core.errors import ConfigError
+from messplus_core.specs import ModelZoo, check_alpha
 from ..routers import MESS_PLUS_ROUTERS
 from ..routers.mess_plus import MessPlusSettings
-from ..zoo import ConfigError, ModelZoo, check_alpha
 from .app import GatewaySettings
 from .backends import backends_from_mapping
 from .eventlog import EventLog

@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ..capture_data import CaptureData
-from ..engine import Trace
-from ..experiment import RunSpec, summarize
-from ..stream import Stream
+from messplus_core.core.engine import Trace
+from messplus_core.core.stream import Stream
+from messplus_core.data.capture_csv import CaptureData
+from messplus_core.evaluate.experiment import RunSpec, summarize
 
 
 @dataclass(frozen=True)

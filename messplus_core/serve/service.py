@@ -22,8 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from messplus_core.errors import ConfigError
 from ..routers.mess_plus import Decision, MessPlus, MessPlusSettings
-from ..zoo import ConfigError
 from .eventlog import EventLog
 
 

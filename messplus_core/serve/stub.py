@@ -22,8 +22,10 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from omegaconf import OmegaConf
 
-from ..capture_data import CaptureData, CaptureError, CostKind, load_capture
-from ..zoo import BenchmarkSpec, ModelZoo
+from messplus_core.core.stream import CostKind
+from messplus_core.data.capture_csv import CaptureData, load_capture
+from messplus_core.errors import CaptureError
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 
 def prompt_text(body: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from messplus_core.capture.shards import shard_path
-from messplus_core.zoo import ModelZoo
+from messplus_core.specs import ModelZoo
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / "capture" / "run.py"

@@ -16,7 +16,7 @@ from hydra.errors import MissingConfigException
 from messplus_core.capture import backends, stage
 from messplus_core.capture.shards import DocRecord, ShardIdentity, ShardWriter, shard_path
 from messplus_core.capture.stage import run_capture
-from messplus_core.zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 PAPER = ["arc_challenge", "arc_easy", "boolq", "logiqa", "piqa", "sciq", "social_iqa", "winogrande"]
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messplus_core.capture.merge import write_capture_csv
-from messplus_core.capture_data import load_capture
-from messplus_core.zoo import BenchmarkSpec, ModelZoo
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 CATS = ("small", "large")
 ZOO = ModelZoo.from_mapping({"name": "z", "models": [{"category": c, "model": c, "cost_rank": i} for i, c in enumerate(CATS)]})

@@ -14,8 +14,9 @@ from messplus_core.capture.demo_data import read_demo
 from messplus_core.capture.lm_eval_runner import task_manager
 from messplus_core.capture.shards import done_path, shard_path
 from messplus_core.capture.stage import run_capture
-from messplus_core.capture_data import load_capture
-from messplus_core.zoo import BenchmarkSpec, ConfigError
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import ConfigError
+from messplus_core.specs import BenchmarkSpec
 
 from capture_support import LIMIT, REPO, config, run_capture_cli, tiny_zoo
 

@@ -12,9 +12,9 @@ import pytest
 
 from messplus_core.capture.gen_demo_data import read_gen_demo
 from messplus_core.capture.shards import done_path, read_shard, shard_path
-from messplus_core.capture_data import load_capture
-from messplus_core.satisfaction import bleu1
-from messplus_core.zoo import BenchmarkSpec
+from messplus_core.core.satisfaction import bleu1
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.specs import BenchmarkSpec
 
 from capture_support import LIMIT, REPO, capture_cmd, capture_env, kill_mid_unit, run_capture_cli, tiny_zoo
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from messplus_core.capture.shards import DocRecord, ShardIdentity, ShardWriter, read_shard
-from messplus_core.zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 IDENT = ShardIdentity(zoo="tiny", benchmark="demo", task="demo", category="small", model="m", backend="hf", device="cpu")
 

@@ -25,7 +25,7 @@ from vllm_standin import Logprob, RequestOutput
 
 from messplus_core.capture.backends import make_lm
 from messplus_core.capture.energy import EnergyMeter, EnergySettings
-from messplus_core.capture.lm_eval_runner import PerDocumentLM, evaluate
+from messplus_core.capture.lm_eval_runner import PerDocumentLM, run_lm_eval
 from messplus_core.capture.shards import ShardIdentity, ShardWriter, read_shard, shard_path
 from messplus_core.gpu_check.workloads import demo_requests
 
@@ -159,7 +159,7 @@ def test_a_capture_unit_with_backend_vllm_labels_every_document_as_hf(
             meter=EnergyMeter((), EnergySettings()), writer=writer, label=model.category,
         )
         try:
-            outcome = evaluate(lm, "demo", LIMIT)
+            outcome = run_lm_eval(lm, "demo", LIMIT)
         finally:
             writer.close()
         labels = {d: int(m["acc"]) for d, m in outcome.metrics.items()}

@@ -10,10 +10,17 @@ scored on the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .capture_data import CaptureData, CostKind
+from messplus_core.core.rng import FEEDBACK, generator
+
+if TYPE_CHECKING:  # the loader needs pandas; a stream only reads its arrays
+    from messplus_core.data.capture_csv import CaptureData
+
+#: The cost a router optimises: energy (J) or wall time (s) per request.
+CostKind = Literal["energy", "time"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class Stream:
 def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedback_rate: float = 1.0,
                 features: np.ndarray | None = None, shuffle: bool = True) -> Stream:
     """Shuffle the benchmark with `seed` (numpy PCG64) and draw which requests give feedback."""
-    order = np.random.default_rng(seed).permutation(data.n) if shuffle else np.arange(data.n)
+    order = generator(seed).permutation(data.n) if shuffle else np.arange(data.n)
     feedback = feedback_mask(data.n, seed, feedback_rate)
     return Stream(
         benchmark=data.benchmark,
@@ -59,7 +66,7 @@ def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedbac
 
 def feedback_mask(n: int, seed: int, feedback_rate: float) -> np.ndarray:
     """(n,) bool: which stream positions report satisfaction. Depends on n, the seed and the rate only."""
-    return np.random.default_rng([seed, 7]).random(n) < feedback_rate
+    return generator(seed, FEEDBACK).random(n) < feedback_rate
 
 
 def train_size(n: int, train_fraction: float) -> int:

@@ -16,8 +16,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .capture_data import CaptureData, LoadReport
-from .zoo import BenchmarkSpec, ConfigError, check_alpha
+from messplus_core.data.capture_csv import CaptureData, LoadReport
+from messplus_core.errors import ConfigError
+from messplus_core.specs import BenchmarkSpec, check_alpha
 
 NO_SCENARIO = "none"
 

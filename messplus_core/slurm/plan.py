@@ -1,8 +1,8 @@
-"""Plan of Slurm jobs for one experiment: capture arrays, merge, evaluate, aggregate.
+"""SlurmPlan of Slurm jobs for one experiment: capture arrays, merge, evaluate, aggregate.
 
 Pure: from a model zoo, the selected benchmarks and plain resource mappings it
 builds `Job` records and the exact `sbatch` command lines, without touching
-Slurm or the file system. `messplus_core.slurm` composes the Hydra config,
+Slurm or the file system. `messplus_core.slurm.submit` composes the Hydra config,
 calls this and submits.
 
 Job graph (the dependency names are Slurm's):
@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from messplus_core.zoo import ConfigError, ModelZoo
+from messplus_core.capture.units import unit_order
+from messplus_core.errors import ConfigError
+from messplus_core.specs import ModelZoo
 
 # sbatch's own variables that override a GPU request written in a script.
 # When one is set, the plan puts no GPU option on the command line (which would
@@ -40,8 +42,8 @@ STAGES = ("capture", "evaluate")
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One capture unit: a (benchmark, model) pair, numbered like the capture stage does."""
+class CaptureTask:
+    """One capture unit as a Slurm array task: its index (the stage's `unit=K`), names and GPUs."""
 
     index: int
     benchmark: str
@@ -50,14 +52,9 @@ class Unit:
     gpus: tuple[int, ...]
 
 
-def capture_units(zoo: ModelZoo, benchmarks: Sequence[str]) -> list[Unit]:
-    """Units in the capture stage's order: benchmark-major, then model cheapest-first."""
-    units = []
-    for b in benchmarks:
-        for m in zoo.models:  # ModelZoo keeps models sorted by cost_rank
-            gpus = m.backend_args.get("gpus") or []
-            units.append(Unit(len(units), b, m.category, m.model, tuple(int(g) for g in gpus)))
-    return units
+def capture_tasks(zoo: ModelZoo, benchmarks: Sequence[str]) -> list[CaptureTask]:
+    """The capture job's array tasks, numbered as the capture stage numbers its units (`capture/units.py`)."""
+    return [CaptureTask(i, b, m.category, m.model, m.gpus) for i, b, m in unit_order(zoo, benchmarks)]
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,7 @@ class Job:
 
 
 @dataclass
-class Plan:
+class SlurmPlan:
     zoo: str
     benchmarks: list[str]
     selection: str
@@ -164,7 +161,7 @@ class Plan:
     evaluate_dir: Path
     log_dir: Path
     jobs: list[Job] = field(default_factory=list)
-    units: list[Unit] = field(default_factory=list)
+    units: list[CaptureTask] = field(default_factory=list)
     gpu_env_override: bool = False
 
     def job(self, key: str) -> Job:
@@ -190,7 +187,7 @@ def compress_indices(indices: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def _gpus_for(unit: Unit, setting: Any) -> int:
+def _gpus_for(unit: CaptureTask, setting: Any) -> int:
     s = "auto" if setting is None else str(setting).strip()
     if s == "auto":
         return len(set(unit.gpus))
@@ -219,7 +216,7 @@ def build_plan(
     log_dir: Path,
     environ: Mapping[str, str],
     zoo_order: Sequence[str] | None = None,
-) -> Plan:
+) -> SlurmPlan:
     """The jobs of one experiment.
 
     `selection` is the benchmark override exactly as the user gave it (e.g.
@@ -238,7 +235,7 @@ def build_plan(
         raise ConfigError("no benchmark selected: pass benchmark=<name>, benchmark=[a,b] or benchmark=all.")
     gpu_env_override = any(environ.get(v) not in (None, "") for v in GPU_ENV_VARS)
     prefix = str(cfg.get("job_prefix") or "messplus")
-    plan = Plan(
+    plan = SlurmPlan(
         zoo=zoo.name, benchmarks=list(benchmarks), selection=selection, out_dir=out_dir,
         capture_dir=capture_dir, evaluate_dir=evaluate_dir, log_dir=log_dir,
         gpu_env_override=gpu_env_override,
@@ -251,8 +248,8 @@ def build_plan(
     common_capture = (f"model_zoo={zoo.name}", f"out_dir={capture_dir}", *capture_args)
 
     if "capture" in stages:
-        plan.units = capture_units(zoo, benchmarks)
-        by_gpus: dict[int, list[Unit]] = {}
+        plan.units = capture_tasks(zoo, benchmarks)
+        by_gpus: dict[int, list[CaptureTask]] = {}
         for u in plan.units:
             by_gpus.setdefault(_gpus_for(u, capture_cfg.get("gpus")), []).append(u)
         capture_keys = []
@@ -372,7 +369,7 @@ def _reject_owned(args: Sequence[str], owned: Sequence[str], where: str) -> None
             )
 
 
-def sbatch_command(job: Job, plan: Plan, job_ids: Mapping[str, str], *, test_only: bool = False) -> list[str]:
+def sbatch_command(job: Job, plan: SlurmPlan, job_ids: Mapping[str, str], *, test_only: bool = False) -> list[str]:
     """The sbatch command line of `job`; dependencies name ids of jobs already submitted."""
     cmd = ["sbatch", "--parsable", f"--job-name={job.name}", "--open-mode=append"]
     if job.array is not None:
@@ -400,7 +397,7 @@ def sbatch_command(job: Job, plan: Plan, job_ids: Mapping[str, str], *, test_onl
     return cmd
 
 
-def format_plan(plan: Plan, job_ids: Mapping[str, str] | None = None, *, max_tasks: int = 40) -> str:
+def format_plan(plan: SlurmPlan, job_ids: Mapping[str, str] | None = None, *, max_tasks: int = 40) -> str:
     """Human-readable job/array structure (what --dry-run prints)."""
     ids = dict(job_ids or {})
     lines = [
@@ -431,7 +428,7 @@ def format_plan(plan: Plan, job_ids: Mapping[str, str] | None = None, *, max_tas
     return "\n".join(lines)
 
 
-def plan_as_dict(plan: Plan, job_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
+def plan_as_dict(plan: SlurmPlan, job_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
     """JSON-able record of the plan (written beside the logs on submit)."""
     ids = dict(job_ids or {})
     return {

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from messplus_core.core.rng import CALIBRATION_FOLDS, generator
+
 CHUNK = 256  # candidate settings scored at once (bounds memory at CHUNK x n_train x M)
 
 
@@ -68,7 +70,7 @@ def out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
         raise ValueError(f"out-of-fold calibration needs at least 2 labelled training requests, got {n}.")
     if folds < 2:
         raise ValueError(f"out-of-fold calibration needs folds >= 2, got {folds}.")
-    order = np.random.default_rng([seed, 5]).permutation(n)
+    order = generator(seed, CALIBRATION_FOLDS).permutation(n)
     parts = np.array_split(order, min(folds, n))
     predictions = [fit_predict(np.concatenate(parts[:k] + parts[k + 1:]), part, k + 1) for k, part in enumerate(parts)]
     out = np.empty((n, *predictions[0].shape[1:]), dtype=np.float64)

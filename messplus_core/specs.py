@@ -7,27 +7,11 @@ before any data is read or any model is loaded.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
-from .satisfaction import Satisfaction
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message says which and how to fix it."""
-
-
-@contextmanager
-def config_errors() -> Iterator[None]:
-    """Raise a ValueError/TypeError from reading a config value (e.g. `float('abc')`) as a ConfigError: it is
-    the user's config, so it takes the project's error path (exit 2, one line)."""
-    try:
-        yield
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"invalid config value: {err}. Check the overrides given on the command line.") from None
+from messplus_core.core.satisfaction import Satisfaction
+from messplus_core.errors import ConfigError
 
 
 @dataclass(frozen=True)

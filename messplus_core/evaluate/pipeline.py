@@ -16,21 +16,22 @@ from typing import Any
 
 import numpy as np
 
-from .capture_data import CaptureData, CaptureError, available_benchmarks, check_manifest_zoo, load_capture
-from .embeddings import EMBEDDING_RECIPE, cached_embeddings, check_encoder_available
-from .experiment import RunSpec, static_optimum_row
-from .plots import write_plots, write_scenario_plots
-from .predictors import PREDICTORS
-from .report import Column, ReportContext, TableSetting, results_frame, summary_markdown
-from .routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, needs_features
-from .routers.mess_plus import MessPlusSettings
-from .run_store import RunStore
-from .runner import Inputs, run_grid
-from .scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
-from .stream import labelled_training_requests
-from .sweep import SplitProtocol, SweepAxes, build_grid, stream_plans
-from .wandb_log import WandbLogger
-from .zoo import BenchmarkSpec, ConfigError, ModelZoo, benchmarks_from_mapping, config_errors
+from messplus_core.core.stream import labelled_training_requests
+from messplus_core.data.capture_csv import CaptureData, available_benchmarks, check_manifest_zoo, load_capture
+from messplus_core.data.embeddings import EMBEDDING_RECIPE, cached_embeddings, check_encoder_available
+from messplus_core.data.scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
+from messplus_core.errors import CaptureError, ConfigError, config_errors
+from messplus_core.evaluate.experiment import RunSpec, static_optimum_row
+from messplus_core.evaluate.grid import SplitProtocol, SweepAxes, build_grid, stream_plans
+from messplus_core.evaluate.loggers import WandbLogger
+from messplus_core.evaluate.plots import write_plots, write_scenario_plots
+from messplus_core.evaluate.report import Column, ReportContext, TableSetting, results_frame, summary_markdown
+from messplus_core.evaluate.runner import Inputs, run_grid
+from messplus_core.evaluate.store import RunStore
+from messplus_core.predictors import PREDICTORS
+from messplus_core.routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, needs_features
+from messplus_core.routers.mess_plus import MessPlusSettings
+from messplus_core.specs import BenchmarkSpec, ModelZoo, benchmarks_from_mapping
 
 log = logging.getLogger("messplus.evaluate")
 #: The unit of each optimised cost kind unless `cost_unit` says otherwise (e.g. $ for a priced zoo).
@@ -38,7 +39,7 @@ DEFAULT_UNITS = {"energy": "J", "time": "s"}
 
 
 @dataclass(frozen=True)
-class Plan:
+class EvaluationPlan:
     zoo: ModelZoo
     benchmarks: list[BenchmarkSpec]
     routers: dict[str, dict[str, Any]]
@@ -51,7 +52,7 @@ class Plan:
     drop_incomplete: bool = False
 
 
-def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
+def plan(cfg: dict[str, Any], check_data: bool = True) -> EvaluationPlan:
     """Validate the config and expand the grid (no data read yet).
 
     `check_data=False` validates the config alone (Slurm's submit-time check, before the capture exists).
@@ -62,7 +63,7 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> Plan:
         return _plan(cfg, check_data)
 
 
-def _plan(cfg: dict[str, Any], check_data: bool) -> Plan:
+def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     check_packages(cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
@@ -98,7 +99,7 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> Plan:
     split = SplitProtocol.from_config(cfg.get("split"), list(routers))
     scenarios = scenarios_from_mapping(cfg.get("scenarios"), benchmarks)
     specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
-    return Plan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios, drop_incomplete)
+    return EvaluationPlan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios, drop_incomplete)
 
 
 def check_router_params(routers: dict[str, dict[str, Any]], zoo: ModelZoo) -> None:
@@ -136,7 +137,7 @@ def check_packages(cfg: dict[str, Any]) -> None:
                           "(see conf/benchmark/boolq.yaml).")
 
 
-def cost_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
+def cost_notes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> list[str]:
     """Warnings about the optimised cost itself: constant (routing by cost is then meaningless), or a benchmark
     whose mean costs do not follow the zoo's declared cost order (`cost_rank`, cheapest first)."""
     notes = []
@@ -160,7 +161,7 @@ def cost_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
     return notes
 
 
-def load_all(p: Plan) -> dict[str, CaptureData]:
+def load_all(p: EvaluationPlan) -> dict[str, CaptureData]:
     """Every benchmark the grid replays, and each scenario's concatenated stream (keyed by its name)."""
     datasets: dict[str, CaptureData] = {}
     for bench in p.benchmarks:
@@ -181,12 +182,12 @@ def load_all(p: Plan) -> dict[str, CaptureData]:
     return datasets
 
 
-def bind_data(p: Plan, datasets: dict[str, CaptureData]) -> Plan:
+def bind_data(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> EvaluationPlan:
     """The plan whose every run carries the digest of the data it replays (part of its run_id)."""
     return replace(p, specs=[replace(s, data_digest=datasets[s.benchmark].digest) for s in p.specs])
 
 
-def protocol_sizes(p: Plan, datasets: dict[str, CaptureData]) -> tuple[Plan, list[str]]:
+def protocol_sizes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> tuple[EvaluationPlan, list[str]]:
     """Check, before any embedding, that every stream under the train/test protocol can be split and trained on.
 
     The training part of a seed's stream and its feedback draws depend only on
@@ -236,7 +237,7 @@ def protocol_sizes(p: Plan, datasets: dict[str, CaptureData]) -> tuple[Plan, lis
     return replace(p, specs=kept), notes
 
 
-def _protocol_fixes(p: Plan, n: int, rate: float, need: int, learned: list[str]) -> list[str]:
+def _protocol_fixes(p: EvaluationPlan, n: int, rate: float, need: int, learned: list[str]) -> list[str]:
     """Settings that make the protocol work on an n-request stream, checked against the same rule."""
     fixes = []
     for fraction in np.round(np.arange(0.05, 1.0, 0.05), 2):
@@ -255,7 +256,7 @@ def _protocol_fixes(p: Plan, n: int, rate: float, need: int, learned: list[str])
     return fixes
 
 
-def run_bookkeeping(p: Plan, store: RunStore) -> list[str]:
+def run_bookkeeping(p: EvaluationPlan, store: RunStore) -> list[str]:
     """What the store already holds: runs of this grid (reused; logged) and runs of other settings or data
     (left out of the report; logged and returned as a note for summary.md).
 
@@ -277,7 +278,7 @@ def run_bookkeeping(p: Plan, store: RunStore) -> list[str]:
     return [note]
 
 
-def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
+def stream_features(p: EvaluationPlan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
     """Embeddings per dataset (cached on disk); a concatenated stream stacks its parts' (no re-encoding)."""
     used = {s.router for s in p.specs}
     if not any(needs_features(name, params) for name, params in p.routers.items() if name in used):
@@ -294,7 +295,7 @@ def stream_features(p: Plan, datasets: dict[str, CaptureData], encoder: str, cac
     return features
 
 
-def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
+def feasibility_notes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> list[str]:
     notes = []
     seen = set()
     for stream in stream_plans(p.benchmarks, p.axes, p.scenarios):
@@ -309,7 +310,7 @@ def feasibility_notes(p: Plan, datasets: dict[str, CaptureData]) -> list[str]:
     return notes
 
 
-def evaluate(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
     p = plan(cfg)
     table_setting(p, cfg.get("summary") or {})  # a summary setting the sweep does not run fails before any compute
@@ -345,7 +346,7 @@ def n_jobs(value: Any) -> int:
     return value
 
 
-def table_setting(p: Plan, table: dict[str, Any]) -> TableSetting:
+def table_setting(p: EvaluationPlan, table: dict[str, Any]) -> TableSetting:
     """The (V, c) of each selected MESS+ preset shown in summary.md and the plots: the sweep's own where it has
     one of each, else `summary.<preset>.V/c`."""
     out: TableSetting = {}
@@ -374,7 +375,7 @@ def csv_unit_names(cost: str, unit: str) -> dict[str, str]:
 
 def code_version() -> str:
     """`git describe --always --dirty` of this checkout with its commit, or the installed package version."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         described = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"], capture_output=True,
                                    text=True, timeout=10, check=True).stdout.strip()
@@ -385,7 +386,7 @@ def code_version() -> str:
         return f"mess-plus {importlib.metadata.version('mess-plus')} (not a git checkout)"
 
 
-def report_context(p: Plan, cfg: dict[str, Any]) -> ReportContext:
+def report_context(p: EvaluationPlan, cfg: dict[str, Any]) -> ReportContext:
     unit = cfg.get("cost_unit") or DEFAULT_UNITS[p.cost]
     return ReportContext(cost=p.cost, cost_unit=str(unit), zoo=p.zoo.name, models=[(m.category, m.model) for m in p.zoo.models],
                          data_dir=str(p.data_dir.resolve()), version=code_version(), main_split=p.split.main_split,
@@ -401,7 +402,7 @@ def paper_figures(paper: dict[str, Any] | None, data_dir: Path) -> dict[str, Any
     return paper if not pattern or next(data_dir.glob(pattern), None) is not None else None
 
 
-def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, cfg: dict[str, Any],
+def write_report(p: EvaluationPlan, datasets: dict[str, CaptureData], store: RunStore, out_dir: Path, cfg: dict[str, Any],
                  notes: list[str], wandb: WandbLogger | None = None) -> dict[str, Any]:
     """results.csv, summary.md and plots from the grid's recorded runs; with `wandb`, those runs are logged to
     W&B in a forked process meanwhile (Slurm array tasks run with report=false and log nothing: their
@@ -441,7 +442,7 @@ def write_report(p: Plan, datasets: dict[str, CaptureData], store: RunStore, out
     return out
 
 
-def bound_specs(p: Plan) -> list[RunSpec]:
+def bound_specs(p: EvaluationPlan) -> list[RunSpec]:
     """One static-optimum bound per set of requests the grid scores: per stream and alpha on the full stream,
     and per seed on a test part."""
     specs = {replace(s, router="static_optimum", V=None, c=None, model=None, config_hash="", feedback_rate=1.0,
@@ -450,7 +451,7 @@ def bound_specs(p: Plan) -> list[RunSpec]:
     return sorted(specs, key=lambda s: (s.scenario, s.benchmark, s.alpha, s.split, s.seed))
 
 
-def summary_sections(p: Plan) -> list[tuple[str, str, str, list[Column]]]:
+def summary_sections(p: EvaluationPlan) -> list[tuple[str, str, str, list[Column]]]:
     """(scenario, title, description, columns): the main grid at each benchmark's default alpha, then each scenario."""
     sections = [(NO_SCENARIO, "Benchmarks at their default SLA target", "At each benchmark's default alpha.",
                  [Column(b.name, b.alpha) for b in p.benchmarks])]

@@ -12,10 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .capture_data import CaptureData, CostKind
-from .experiment import RunSpec, execute_run
-from .run_store import RunStore
-from .zoo import ConfigError
+from messplus_core.core.stream import CostKind
+from messplus_core.data.capture_csv import CaptureData
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec, execute_run
+from messplus_core.evaluate.store import RunStore
 
 FLUSH_EVERY = 32  # records per durable append
 

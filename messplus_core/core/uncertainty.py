@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from messplus_core.core.rng import BOOTSTRAP, generator
+
 REPLICATES = 200
 LEVEL = 0.95
 
@@ -30,7 +32,7 @@ def bootstrap_means(values: np.ndarray, seed: int, replicates: int = REPLICATES)
     n = len(values)
     if n == 0:
         return []
-    rng = np.random.default_rng([abs(int(seed)), 7])
+    rng = generator(abs(int(seed)), BOOTSTRAP)
     means = values[rng.integers(0, n, size=(replicates, n))].mean(axis=1)
     return [float(f"{m:.6g}") for m in means]
 

@@ -21,9 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .report import ReportContext  # noqa: E402
-from .routers import is_mess_plus  # noqa: E402
-from .uncertainty import combined_interval  # noqa: E402
+from messplus_core.evaluate.report import ReportContext  # noqa: E402
+from messplus_core.routers import is_mess_plus  # noqa: E402
+from messplus_core.core.uncertainty import combined_interval  # noqa: E402
 
 #: Fixed tab20 slots, so a router has the same colour in every run and every figure.
 ROUTER_SLOTS = {"mess_plus": 0, "mess_plus_paper": 2, "educated_guess": 4, "threshold_2model": 6,

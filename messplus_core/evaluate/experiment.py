@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import static_mixture
-from .capture_data import CaptureData, CostKind
-from .engine import Trace, replay
-from .routers import build_router, overhead_prices
-from .routers.base import RouterContext, TrainingPart
-from .stream import Stream, make_stream, split_stream
-from .uncertainty import bootstrap_means
+from messplus_core.core.bounds import static_mixture
+from messplus_core.core.engine import Trace, replay
+from messplus_core.core.stream import CostKind, Stream, make_stream, split_stream
+from messplus_core.core.uncertainty import bootstrap_means
+from messplus_core.data.capture_csv import CaptureData
+from messplus_core.routers import build_router, overhead_prices
+from messplus_core.routers.base import RouterContext, TrainingPart
 
 HISTORY_POINTS = 200
 #: The version of everything in the code that shapes a run's result (replay engine, routers, stream, bounds,

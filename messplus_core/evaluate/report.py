@@ -22,10 +22,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .aiq import aiq
-from .routers import MESS_PLUS_ROUTERS, is_mess_plus
-from .scenarios import NO_SCENARIO
-from .uncertainty import Interval, combined_interval
+from messplus_core.core.aiq import aiq
+from messplus_core.core.uncertainty import Interval, combined_interval
+from messplus_core.data.scenarios import NO_SCENARIO
+from messplus_core.routers import MESS_PLUS_ROUTERS, is_mess_plus
 
 BOUNDS = ("static_optimum", "oracle")
 FULL_SUFFIX = " (full stream)"

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .algorithm import queue_path
-from .routers.base import EXPLORE, Explore, OverheadPrices, Router
-from .stream import Stream
+from messplus_core.core.algorithm import queue_path
+from messplus_core.core.stream import Stream
+from messplus_core.routers.base import EXPLORE, Explore, OverheadPrices, Router
 
 
 @dataclass(frozen=True)

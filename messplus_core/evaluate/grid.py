@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .experiment import RunSpec, settings_hash
-from .routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, check_router_names, needs_features
-from .scenarios import NO_SCENARIO, Scenario
-from .zoo import BenchmarkSpec, ConfigError, ModelZoo, check_alpha
+from messplus_core.data.scenarios import NO_SCENARIO, Scenario
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec, settings_hash
+from messplus_core.routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, check_router_names, needs_features
+from messplus_core.specs import BenchmarkSpec, ModelZoo, check_alpha
 
 
 def _per_preset(axis: str, values: Any, override: Any) -> dict[str, list[float]]:

@@ -39,51 +39,23 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .zoo import BenchmarkSpec, ConfigError, ModelZoo
+from messplus_core.core.stream import CostKind
+from messplus_core.data.schema import (BENCHMARK_COLUMN, ID_COLUMN, MANIFEST, NUMERIC_PREFIXES, TEXT_COLUMN, cost_cols,
+                                       energy_col, label_col, metric_col, time_col, token_cols)
+from messplus_core.errors import CaptureError, ConfigError
+from messplus_core.specs import BenchmarkSpec, ModelZoo
 
-CostKind = Literal["energy", "time"]
 MAX_LISTED = 10
 #: Strings that mean "missing" in a numeric column (pandas' defaults, empty field included). Text columns have none.
 NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
               "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
-NUMERIC_PREFIXES = ("label_", "acc_", "energy_consumption_", "inference_time_")
-MANIFEST = "manifest.json"
 
 log = logging.getLogger(__name__)
-
-
-class CaptureError(ValueError):
-    """The capture data is unusable as given; the message says where and how to fix it."""
-
-
-def label_col(cat: str) -> str:
-    return f"label_{cat}"
-
-
-def metric_col(metric: str, cat: str) -> str:
-    return f"{metric}_{cat}"
-
-
-def energy_col(cat: str) -> str:
-    return f"energy_consumption_{cat}"
-
-
-def time_col(cat: str) -> str:
-    return f"inference_time_{cat}"
-
-
-def token_cols(cat: str) -> tuple[str, str]:
-    """Optional columns of a generation capture: the prompt's and the generated text's token counts."""
-    return f"prompt_tokens_{cat}", f"generated_tokens_{cat}"
-
-
-def cost_cols(kind: CostKind, cats: tuple[str, ...] | list[str]) -> list[str]:
-    return [energy_col(c) if kind == "energy" else time_col(c) for c in cats]
 
 
 @dataclass(frozen=True)
@@ -215,7 +187,7 @@ def read_capture_csv(path: Path) -> pd.DataFrame:
         )
     try:
         header = list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
-        numeric = [c for c in header if c == "doc_id" or c.startswith(NUMERIC_PREFIXES)]
+        numeric = [c for c in header if c == ID_COLUMN or c.startswith(NUMERIC_PREFIXES)]
         return pd.read_csv(path, keep_default_na=False, na_values={c: list(NA_STRINGS) for c in numeric},
                            dtype={c: str for c in header if c not in numeric}, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
@@ -268,7 +240,7 @@ def _shown(value: object) -> str:
 
 def _label_columns(frame: pd.DataFrame, path: Path, zoo: ModelZoo, spec: BenchmarkSpec) -> dict[str, str]:
     """Map each category to the column holding its label; raise on anything missing."""
-    missing = [c for c in ("doc_id", "input_text") if c not in frame.columns]
+    missing = [c for c in (ID_COLUMN, TEXT_COLUMN) if c not in frame.columns]
     if missing:
         raise CaptureError(f"{path}: missing column(s) {missing}; a capture CSV starts with doc_id, input_text, benchmark_name.")
     found_cats = sorted({c[len("label_"):] for c in frame.columns if c.startswith("label_")})
@@ -306,15 +278,15 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
             raise CaptureError(f"{path}: column '{column}' {rule} in {int(bad.sum())} row(s): "
                                f"{where(frame, bad, files, column)}. {fix}")
 
-    raw_ids = frame["doc_id"]
+    raw_ids = frame[ID_COLUMN]
     doc_ids = pd.to_numeric(raw_ids, errors="coerce")
-    check("doc_id", (doc_ids.isna() | (doc_ids % 1 != 0)).to_numpy(), "is not an integer", "Every row needs an integer doc_id.")
-    frame["doc_id"] = doc_ids.astype(np.int64)
-    if "benchmark_name" in frame.columns:
-        check("benchmark_name", ~frame["benchmark_name"].isin([spec.name, spec.task, ""]).to_numpy(),
+    check(ID_COLUMN, (doc_ids.isna() | (doc_ids % 1 != 0)).to_numpy(), "is not an integer", "Every row needs an integer doc_id.")
+    frame[ID_COLUMN] = doc_ids.astype(np.int64)
+    if BENCHMARK_COLUMN in frame.columns:
+        check(BENCHMARK_COLUMN, ~frame[BENCHMARK_COLUMN].isin([spec.name, spec.task, ""]).to_numpy(),
               f"names another benchmark than '{spec.name}'",
               "A request is a doc_id within one benchmark: move those rows to that benchmark's file or folder.")
-    out = pd.DataFrame({"doc_id": frame["doc_id"], "input_text": frame["input_text"], "_file": index, "_row": frame["_row"]})
+    out = pd.DataFrame({ID_COLUMN: frame[ID_COLUMN], TEXT_COLUMN: frame[TEXT_COLUMN], "_file": index, "_row": frame["_row"]})
     from_metric = []
     for cat in zoo.categories:
         col = label_cols[cat]
@@ -409,14 +381,14 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
         _refuse_incomplete(frame, files, spec, cats, cost)
 
     _check_repeats(frame, files, spec, data_dir, labels)
-    grouped = frame.groupby("doc_id", sort=True)
-    merged = grouped.agg({"input_text": "first", **{c: "first" for c in labels}, **{c: "mean" for c in costs},
+    grouped = frame.groupby(ID_COLUMN, sort=True)
+    merged = grouped.agg({TEXT_COLUMN: "first", **{c: "first" for c in labels}, **{c: "mean" for c in costs},
                           **{c: "mean" for c in (tokens if has_tokens else [])}})
     # A repeat without the (non-optimised) cost makes that request's mean unknown, not the other repeats' mean.
-    merged[costs] = merged[costs].mask(frame[costs].isna().groupby(frame["doc_id"]).any())
+    merged[costs] = merged[costs].mask(frame[costs].isna().groupby(frame[ID_COLUMN]).any())
     sizes = grouped.size()
     doc_ids = merged.index.to_numpy(dtype=np.int64)
-    texts = tuple(merged["input_text"].astype(str))
+    texts = tuple(merged[TEXT_COLUMN].astype(str))
     label_arr = merged[labels].to_numpy(dtype=np.float64 if spec.kind == "graded" else np.int8)
     energy = merged[[energy_col(c) for c in cats]].to_numpy(dtype=np.float64)
     time = merged[[time_col(c) for c in cats]].to_numpy(dtype=np.float64)
@@ -447,12 +419,12 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
 
 def _check_repeats(frame: pd.DataFrame, files: list[Path], spec: BenchmarkSpec, data_dir: Path, labels: list[str]) -> None:
     """Rows sharing a doc_id are one request measured again only if text and labels agree; else name the files."""
-    repeated = frame[frame["doc_id"].duplicated(keep=False)]
+    repeated = frame[frame[ID_COLUMN].duplicated(keep=False)]
     if repeated.empty:
         return
-    grouped = repeated.groupby("doc_id", sort=True)
+    grouped = repeated.groupby(ID_COLUMN, sort=True)
     for what, columns, fix in (
-        ("different texts", ["input_text"], "they are different requests: give them distinct doc_ids, or remove the "
+        ("different texts", [TEXT_COLUMN], "they are different requests: give them distinct doc_ids, or remove the "
                                             "shard that belongs to another benchmark or task version"),
         ("different labels", labels, "labels of a request must not depend on the run; remove the wrong shard or "
                                      "re-capture those documents"),
@@ -462,7 +434,7 @@ def _check_repeats(frame: pd.DataFrame, files: list[Path], spec: BenchmarkSpec, 
             ids = conflicts[conflicts].index.tolist()
             shown = []
             for doc in ids[:MAX_LISTED]:
-                names = sorted({files[int(i)].name for i in repeated.loc[repeated["doc_id"] == doc, "_file"]})
+                names = sorted({files[int(i)].name for i in repeated.loc[repeated[ID_COLUMN] == doc, "_file"]})
                 shown.append(f"{doc} (in {', '.join(names)})")
             raise CaptureError(
                 f"benchmark '{spec.name}' in {data_dir}: {len(ids)} doc_id(s) appear more than once with {what}: "
