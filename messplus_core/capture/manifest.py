@@ -8,7 +8,6 @@ concurrent jobs, so updates take a file lock and replace the file atomically.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -18,7 +17,7 @@ from typing import Any, Sequence
 
 from messplus_core.data.schema import MANIFEST
 from messplus_core.errors import ConfigError
-from .shards import write_json_atomic
+from messplus_core.util.io import file_lock, write_json_atomic
 
 
 def now_iso() -> str:
@@ -57,8 +56,7 @@ def hardware(device: str, gpus: Sequence[int]) -> dict[str, Any]:
 def update_manifest(out_dir: Path, zoo: str, benchmark: str, entry: dict[str, Any]) -> Path:
     """Set one benchmark's entry in `<out_dir>/manifest.json`, under a lock."""
     path = Path(out_dir) / MANIFEST
-    with open(path.with_name(MANIFEST + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(path.with_name(MANIFEST + ".lock")):
         try:
             manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"zoo": zoo, "benchmarks": {}}
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -68,5 +66,4 @@ def update_manifest(out_dir: Path, zoo: str, benchmark: str, entry: dict[str, An
         manifest["benchmarks"][benchmark] = entry
         manifest["updated_at"] = now_iso()
         write_json_atomic(path, manifest)
-        fcntl.flock(lock, fcntl.LOCK_UN)
     return path

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from messplus_core.data.schema import (BENCHMARK_COLUMN, ID_COLUMN, TEXT_COLUMN,
                                        label_col, metric_col, time_col, token_cols)
 from messplus_core.errors import ConfigError
 from messplus_core.specs import BenchmarkSpec, ModelZoo
+from messplus_core.util.io import atomic_path
 from .manifest import now_iso, update_manifest
 from .shards import check_identity, done_path, read_done, read_shard, shard_path
 from .units import CaptureUnit
@@ -37,9 +37,8 @@ def write_capture_csv(frame: pd.DataFrame, path: Path) -> None:
     field whatever the Python version's minimal-quoting rules, and the loader
     reads text columns verbatim. Missing costs are written as empty ("") fields.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC, encoding="utf-8")
 
 
 def incomplete_units(out_dir: Path, units: list[CaptureUnit]) -> list[CaptureUnit]:

@@ -18,14 +18,15 @@ lines, not CSV, so the evaluate stage never mistakes them for capture CSVs.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
 from messplus_core.errors import ConfigError
+from messplus_core.util.io import CorruptLine, LockHeld, file_lock, read_jsonl
 
 SHARD_SUFFIX = ".shard.jsonl"
 DONE_SUFFIX = ".done.json"
@@ -101,24 +102,13 @@ class ShardContents:
 
 
 def read_shard(path: Path) -> ShardContents:
-    """Parse a shard, tolerating (and reporting) one torn last line; anything else corrupt is an error."""
-    if not path.is_file():
-        return ShardContents(None, {}, 0, False)
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    # After the final b"\n" split() yields b""; anything else there is a line cut short by a crash.
-    complete, tail = lines[:-1], lines[-1]
-    torn = bool(tail)
-    intact = len(data) - len(tail)
-    parsed: list[dict[str, Any]] = []
-    for n, raw in enumerate(complete, start=1):
-        try:
-            parsed.append(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if n == len(complete) and not torn:  # a last line whose bytes never fully reached the disk
-                torn, intact = True, intact - len(raw) - 1
-                break
-            raise ConfigError(f"{path}: line {n} is corrupt (not JSON). Delete the shard to recapture this unit.") from None
+    """Parse a shard under the JSON-lines torn-line rule (`util/io.read_jsonl`: a torn last line is dropped and
+    reported); anything else corrupt is an error."""
+    try:
+        contents = read_jsonl(path)
+    except CorruptLine as err:
+        raise ConfigError(f"{err}. Delete the shard to recapture this unit.") from None
+    parsed, intact, torn = contents.rows, contents.intact_bytes, contents.torn_tail
     header = parsed[0] if parsed else None
     if header is not None and header.get("kind") != "header":
         raise ConfigError(f"{path}: the first line is not a shard header. Delete the file to recapture this unit.")
@@ -153,11 +143,10 @@ class ShardWriter:
     def __init__(self, path: Path, identity: ShardIdentity, fsync_every: int) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(path.with_name(path.name + ".lock"), "w")
+        self._lock = ExitStack()
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
+            self._lock.enter_context(file_lock(path.with_name(path.name + ".lock"), wait=False))
+        except LockHeld:
             raise ConfigError(f"{path} is being written by another running capture of the same unit; wait for it or stop it.") from None
         contents = read_shard(path)
         check_identity(path, contents.header, identity.to_dict())
@@ -194,18 +183,7 @@ class ShardWriter:
         if not self._fh.closed:
             self.sync()
             self._fh.close()
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
         self._lock.close()
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON so that readers see the old file or the new one, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=1, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_done(path: Path) -> dict[str, Any] | None:

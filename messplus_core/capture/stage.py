@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from messplus_core.util.io import write_json_atomic
+
 from .energy import EnergyMeter
 from .manifest import hardware, now_iso
 from .merge import incomplete_units, merge_benchmark
 from .preflight import identity, preflight, tiny_spec
 from .settings import CaptureSettings, parse_settings
-from .shards import ShardWriter, done_path, read_done, shard_path, write_json_atomic
+from .shards import ShardWriter, done_path, read_done, shard_path
 from .tiny_zoo import ensure_built
 from .units import CaptureUnit
 

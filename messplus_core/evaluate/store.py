@@ -7,11 +7,12 @@ benchmark, write into the same output folder without touching each other.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable
+
+from messplus_core.errors import ConfigError
+from messplus_core.util.io import CorruptLine, append_jsonl, read_jsonl
 
 
 def _clean(value: Any) -> Any:
@@ -33,21 +34,20 @@ class RunStore:
         return self.dir / f"{benchmark}.jsonl"
 
     def append(self, benchmark: str, records: Iterable[dict[str, Any]]) -> None:
+        """Append finished runs durably (fsynced); a line torn by an earlier crash is cut off first."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.path(benchmark), "a", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(_clean(record)) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.path(benchmark), (_clean(r) for r in records))
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """All complete records by run_id (a line torn by a crash is ignored; the run reruns)."""
+        """All complete records by run_id. A last line torn by a crash is ignored (that run reruns); a corrupt
+        line elsewhere is a ConfigError naming the file (util/io.py's torn-line rule)."""
         found: dict[str, dict[str, Any]] = {}
         for path in sorted(self.dir.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+            try:
+                rows = read_jsonl(path).rows
+            except CorruptLine as err:
+                raise ConfigError(f"{err}. Delete {path} to recompute that benchmark's runs, or use another "
+                                  "out_dir.") from None
+            for record in rows:
                 found[record["run_id"]] = record
         return found
