@@ -1,4 +1,5 @@
-"""Fixtures of the evaluate-stage tests; helpers live in evaluate_support.py."""
+"""The suite's shared fixtures (every stage's tests): synthetic and real captures, the embedding cache, the
+local Slurm, the tiny zoo and reference captures. Helpers that are not fixtures live in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from evaluate_support import synthetic_frame, write_capture
+from helpers.data import synthetic_frame, write_capture
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,8 +29,42 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[dict[str, str]]:
-    """A running one-node Slurm (tests/slurm_support.py): its client environment, SLURM_CONF exported meanwhile."""
-    import slurm_support
+    """A running one-node Slurm (tests/helpers/slurm.py): its client environment, SLURM_CONF exported meanwhile."""
+    from helpers import slurm as slurm_support
 
     with slurm_support.cluster_session() as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny zoo built into a session temp folder; MESSPLUS_TINY_DIR points every run at it."""
+    from helpers.capture import tiny_zoo
+    from messplus_core.capture.tiny_zoo import TinySpec, ensure_built  # torch: only for the tests that use it
+
+    folder = tmp_path_factory.mktemp("tiny_models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MESSPLUS_TINY_DIR", str(folder))
+        for model in tiny_zoo().models:
+            ensure_built(Path(model.model), TinySpec(**model.build))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def reference_capture(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted capture of tiny x demo (the first LIMIT documents)."""
+    from helpers.capture import run_capture_cli
+
+    out = tmp_path_factory.mktemp("reference") / "capture"
+    run_capture_cli(out, tiny_dir)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gen_reference_capture(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted capture of tiny x gen_demo (the first LIMIT documents), with the CLI's default settings."""
+    from helpers.capture import run_capture_cli
+
+    out = tmp_path_factory.mktemp("gen_reference") / "capture"
+    run_capture_cli(out, tiny_dir, "device=cpu", benchmark="gen_demo")
+    return out

@@ -209,7 +209,7 @@ def check_vllm(ctx: Context) -> Result:
         return skip
     if importlib.util.find_spec("vllm") is None:
         return Result(SKIP, "vllm is not importable here (make install-gpu); its scoring is pinned on CPU by "
-                      "tests/capture/test_vllm_backend.py against a stand-in")
+                      "tests/integration/capture/test_vllm_backend.py against a stand-in")
     hf_dir, vllm_dir = ctx.work / "capture_cuda", ctx.work / "capture_vllm"
     figures: dict[str, Any] = {"limit": ctx.limit, "ll_tolerance": ctx.vllm_ll_tol}
     if not (hf_dir / f"{BENCHMARK}.csv").is_file():

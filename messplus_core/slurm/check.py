@@ -18,7 +18,7 @@ from messplus_core.errors import ConfigError
 from messplus_core.slurm.plan import Job, SlurmPlan
 
 #: What each sbatch script appends to the job's arguments ({bench}: the task's benchmark, {task}: its array index).
-#: Kept equal to the scripts' `exec` lines by tests/test_slurm_check.py.
+#: Kept equal to the scripts' `exec` lines by tests/unit/slurm/test_slurm_check.py.
 SCRIPT_TAILS: dict[str, tuple[str, ...]] = {
     "capture": ("unit={task}",),
     "merge": ("benchmark={bench}", "merge_only=true"),

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.config import REPO
+
 PURE = ("messplus_core.core", "messplus_core.routers", "messplus_core.predictors")
 FORBIDDEN_MODULES = ("pandas", "hydra", "omegaconf")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 #: Calls that read or write files: the builtin open, pathlib's readers/writers, numpy's and json's file forms.
 IO_ATTRIBUTES = {"read_text", "write_text", "read_bytes", "write_bytes", "open", "load", "save", "savez", "loadtxt",
                  "savetxt", "dump", "mkdir", "unlink", "replace", "rename"}

@@ -1,0 +1,88 @@
+"""summary.md and plots: drawn at the alpha (and V, c) that ran, self-explaining, with intervals, AIQ and the paper."""
+
+import pytest
+
+from helpers.evaluate import config
+
+from messplus_core.core.uncertainty import Interval, bootstrap_means, combined_interval
+from messplus_core.evaluate.pipeline import run_evaluation
+from messplus_core.evaluate.report import Outcome
+
+PLOTS = ("running_satisfaction", "queue", "model_mix", "cost_vs_satisfaction")
+
+
+@pytest.fixture
+def base(synthetic_capture, tmp_path):
+    return [f"data_dir={synthetic_capture}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=2",
+            "router=[mess_plus,educated_guess,oracle,single_model]"]
+
+
+def test_an_alpha_override_is_what_the_report_shows(base, tmp_path):
+    out = tmp_path / "out"
+    result = run_evaluation(config(*base, "benchmark=boolq", "alpha=0.85", "seed=42"), out)
+    summary = result["summary"].read_text()
+    assert "| router | boolq (α=0.85) | mean |" in summary
+    assert "| mess_plus | " in summary and "*oracle* (bound)" in summary
+    assert "boolq: shown at α=0.85, the α that ran (its default is 0.8)." in summary
+    for name in PLOTS:
+        assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_header_names_zoo_models_data_cost_and_code_version(base, tmp_path, synthetic_capture):
+    summary = run_evaluation(config(*base, "benchmark=arc_challenge", "seed=42"), tmp_path / "out")["summary"].read_text()
+    assert "small = meta-llama/Llama-3.2-1B-Instruct" in summary and "large = meta-llama/Llama-3.3-70B-Instruct" in summary
+    assert f"- Data: `{synthetic_capture.resolve()}`" in summary
+    assert "- Optimised cost: energy (the capture's `energy_consumption_X`) per request, in J (totals in MJ)" in summary
+    assert "- Code version: " in summary and "commit " in summary
+    # the synthetic data is not the authors' published capture: no comparison with the paper
+    assert "## Against the paper" not in summary
+
+
+def test_alpha_sweep_gets_a_table_per_benchmark_with_aiq(base, tmp_path):
+    summary = run_evaluation(config(*base, "benchmark=boolq", "sweep=paper", "V=1e-4", "c=0.1", "seed=42"),
+                       tmp_path / "out")["summary"].read_text()
+    assert "### boolq across α" in summary
+    assert "| router | α=0.7 | α=0.8 | α=0.85 | AIQ |" in summary
+    oracle = next(line for line in summary.splitlines() if line.startswith("| *oracle* (bound) | 70.0 %"))
+    assert float(oracle.rsplit("|", 2)[1]) > 0
+
+
+def test_verdicts_explain_themselves_and_intervals_are_reported(base, tmp_path):
+    summary = run_evaluation(config(*base, "benchmark=boolq", "sweep.seeds=[42,43]"), tmp_path / "out")["summary"].read_text()
+    assert "### 95% intervals" in summary
+    row = next(line for line in summary.splitlines() if line.startswith("| mess_plus | ["))
+    assert "strict " in row and "in CI " in row
+    verdict = next(line for line in summary.splitlines() if line.startswith("| boolq (α=0.8) | mess_plus |"))
+    assert ("wins" in verdict) or ("loses to" in verdict and "explored" in verdict) or ("misses α" in verdict and "explored" in verdict)
+
+
+def test_bootstrap_interval_combines_seeds():
+    # two seeds whose replicates are constant: the interval of the mean over seeds is that mean
+    assert combined_interval([[0.6] * 50, [0.8] * 50]) == Interval(pytest.approx(0.7), pytest.approx(0.7))
+    assert combined_interval([[0.5] * 10, None]) is None
+    reps = bootstrap_means([0, 1] * 500, seed=42)
+    iv = combined_interval([reps])
+    assert len(reps) == 200 and iv.low < 0.5 < iv.high and iv.high - iv.low < 0.08  # ~ ±1.96*sqrt(.25/1000)
+
+
+def test_within_interval_mark():
+    miss = Outcome(0.78, 1.0, 0.0, seeds_met=1, seeds=3, alpha=0.8, sat_interval=Interval(0.75, 0.81))
+    assert not miss.meets and miss.meets_within_interval and miss.mark == "1/3 ≈"
+    clear_miss = Outcome(0.70, 1.0, 0.0, seeds_met=0, seeds=3, alpha=0.8, sat_interval=Interval(0.68, 0.72))
+    assert clear_miss.mark == "✗"
+
+
+def test_against_the_paper_on_the_published_capture_layout(tmp_path):
+    from helpers.data import synthetic_frame, write_capture
+
+    root = write_capture(tmp_path / "published", {"boolq": synthetic_frame(150, 1, "boolq", "acc")}, shards=2)
+    for i, shard in enumerate(sorted((root / "boolq").glob("*.csv"))):  # the authors' shard names
+        shard.rename(shard.with_name(f"inference_data_batch_{i}_0.csv"))
+    figure = "+paper.figures.boolq.llama70b={ours: 'single_model:large', satisfaction: 50.0, cost_per_request: 1000.0}"
+    summary = run_evaluation(config(f"data_dir={root}", f"cache_dir={tmp_path / 'cache'}", "logger=none", "n_jobs=2", "seed=42",
+                              "benchmark=boolq", "router=[single_model]", figure), tmp_path / "out")["summary"].read_text()
+    assert "## Against the paper" in summary and "arXiv 2505.19947" in summary
+    line = next(line for line in summary.splitlines() if line.startswith("| boolq (α=0.8) | llama70b | single_model:large |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    ours_sat = float(cells[4].rstrip(" %"))
+    assert cells[3] == "50.0 %" and cells[5] == f"{ours_sat / 50.0:.2f}×" and cells[6] == "1000.0"

@@ -1,0 +1,242 @@
+"""MESS+'s levers and presets: the shadow price, the queue's SLA bound, the paper preset against a reference,
+the per-request state, and the engine's partial explorations."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from helpers.data import synthetic_frame, write_capture
+from helpers.evaluate import default_mess_plus
+
+from messplus_core.core.algorithm import (efficient_frontier, exploit_choice, explore_probability, queue_update,
+                                          shadow_price)
+from messplus_core.core.engine import replay
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import load_capture
+from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec, router_context
+from messplus_core.predictors import make_predictor
+from messplus_core.routers import build_router
+from messplus_core.routers.base import Explore, Router
+from messplus_core.routers.mess_plus import MessPlus, MessPlusSettings
+from messplus_core.specs import BenchmarkSpec, ModelZoo
+
+ZOO = ModelZoo.from_mapping({"name": "z", "models": [
+    {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
+DEFAULT = default_mess_plus()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = write_capture(tmp_path_factory.mktemp("cap"), {"arc_challenge": synthetic_frame(600)})
+    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO)
+
+
+# -- the shadow price against hand-computed frontiers ------------------------------------------------------------
+
+def test_frontier_skips_dominated_models():
+    # (cost, satisfaction): B is dominated by the A-C chord, D costs more than C for less
+    cost, sat = [1.0, 4.0, 5.0, 6.0], [0.5, 0.55, 0.8, 0.7]
+    assert efficient_frontier(cost, sat) == [0, 2]
+    assert shadow_price(cost, sat, 0.6) == pytest.approx((5 - 1) / (0.8 - 0.5))
+
+
+def test_shadow_price_on_the_segment_that_holds_alpha():
+    cost, sat = [1.0, 2.0, 10.0], [0.5, 0.7, 0.8]
+    assert efficient_frontier(cost, sat) == [0, 1, 2]
+    assert shadow_price(cost, sat, 0.6) == pytest.approx(1 / 0.2)
+    assert shadow_price(cost, sat, 0.75) == pytest.approx(8 / 0.1)
+    assert shadow_price(cost, sat, 0.7) == pytest.approx(1 / 0.2)  # at a vertex: the segment below it
+
+
+def test_shadow_price_when_the_cheapest_model_already_meets_alpha():
+    cost, sat = [1.0, 3.0, 9.0], [0.9, 0.95, 0.97]
+    assert shadow_price(cost, sat, 0.8) == pytest.approx(2 / 0.05)  # the price of the first step up
+
+
+def test_shadow_price_when_no_model_meets_alpha():
+    cost, sat = [1.0, 3.0, 9.0], [0.3, 0.5, 0.6]
+    assert shadow_price(cost, sat, 0.9) == pytest.approx(8 / 0.3)  # cheapest to most satisfying
+
+
+def test_shadow_price_without_a_trade_off():
+    assert shadow_price([1.0, 2.0, 3.0], [0.9, 0.8, 0.7], 0.5) == 0.0  # the cheapest dominates everything
+    assert shadow_price([2.0, 2.0], [0.5, 0.7], 0.6) == 0.0  # equal costs: the better one dominates
+
+
+def test_with_costs_in_shadow_prices_the_switch_is_at_q_equals_v():
+    cost, sat, alpha, V = [10.0, 50.0, 400.0], [0.5, 0.7, 0.8], 0.6, 100.0
+    price = shadow_price(cost, sat, alpha)
+    scaled = [e / price for e in cost]
+    assert exploit_choice(V, scaled, V - 0.01, alpha, sat) == 0
+    assert exploit_choice(V, scaled, V + 0.01, alpha, sat) == 1
+
+
+def test_explore_probability_exponent():
+    assert explore_probability(16, 1.0) == pytest.approx(0.5)
+    assert explore_probability(8, 1.0, 1 / 3) == pytest.approx(0.5)
+
+
+# -- the queue bound ---------------------------------------------------------------------------------------------
+
+def _replay(data, name, params, seed, feedback_rate=1.0, V=100.0, c=0.01):
+    stream = make_stream(data, seed, "energy", feedback_rate, np.random.default_rng(0).normal(size=(data.n, 8)))
+    ctx = router_context(data, RunSpec("arc_challenge", name, 0.6, seed), "energy", stream.features, stream.labels, stream.cost)
+    params = {**params, "V": V, "c": c, "predictor": {"name": "mlp_head", "head": {}}}
+    router = build_router(name, ctx, params)
+    return stream, router, replay(router, stream)
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.2])
+@pytest.mark.parametrize("seed", [42, 43, 44])
+def test_queue_bound_holds_on_every_replay(data, seed, feedback_rate):
+    """Over the requests with feedback: satisfied >= T*alpha + (Q_0 - Q_T) (the queue's deterministic bound)."""
+    stream, router, trace = _replay(data, "mess_plus", DEFAULT, seed, feedback_rate)
+    fb = stream.feedback
+    q0, q_end = 100.0 + DEFAULT["bank"], trace.router_state["Q"][-1]
+    assert trace.satisfied[fb].sum() >= fb.sum() * 0.6 + q0 - q_end - 1e-9
+    # the queue moved only on requests with feedback
+    q = np.concatenate([[q0], trace.router_state["Q"]])
+    assert set(np.flatnonzero(np.diff(q) != 0)) <= set(np.flatnonzero(fb))
+
+
+def test_the_default_lands_near_alpha_near_the_static_optimum(data):
+    """600 requests whose cheapest model is far below alpha: within 0.5 points of alpha (seed 43 ends 1 point of
+    queue above Q_0 + fade, 0.598) at no more than 1.5x the static optimum."""
+    from messplus_core.core.bounds import static_mixture
+    for seed in (42, 43, 44):
+        stream, _, trace = _replay(data, "mess_plus", DEFAULT, seed)
+        mix = static_mixture(stream.labels.mean(0), stream.cost.mean(0), 0.6)
+        assert trace.satisfied.mean() >= 0.6 - 0.005
+        assert trace.cost.mean() <= 1.5 * mix.expected_cost
+
+
+# -- the paper preset against a reference implementation --------------------------------------------------------
+
+def _reference_paper(stream, alpha, V, c, seed):
+    """MESS+ as published, written as directly as possible: explorations drawn up front, the MLP head trained on
+    every exploration, V on raw costs, estimates at 1 until observed, the largest model served on explorations."""
+    n, m = stream.labels.shape
+    head = make_predictor("mlp_head", stream.features.shape[1], m, seed, {})
+    explore = np.random.default_rng([seed, 1]).random(n) < explore_probability(np.arange(1, n + 1), c)
+    q, cost_sum, cost_n, est = 0.0, np.zeros(m), np.zeros(m), np.ones(m)
+    served, qs = [], []
+    for t in range(n):
+        if explore[t]:
+            model, queried = m - 1, range(m)
+        else:
+            s_hat = head.predict(stream.features[t:t + 1])[0]
+            model, queried = exploit_choice(V, est, q, alpha, s_hat), [None]
+            queried = [model]
+        for k in queried:
+            cost_sum[k] += stream.cost[t, k]
+            cost_n[k] += 1
+            est[k] = cost_sum[k] / cost_n[k]
+        if stream.feedback[t]:
+            q = queue_update(q, alpha, stream.labels[t, model])
+            if explore[t]:
+                head.learn(stream.features[t], stream.labels[t])
+        served.append(model)
+        qs.append(q)
+    return np.array(served), np.array(qs), explore
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.3])
+def test_paper_preset_equals_the_reference(data, feedback_rate):
+    paper = {"estimator": "head", "cost_scale": "raw"}
+    stream, _, trace = _replay(data, "mess_plus_paper", paper, 42, feedback_rate, V=1e-3, c=0.5)
+    served, qs, explore = _reference_paper(stream, 0.6, 1e-3, 0.5, 42)
+    np.testing.assert_array_equal(trace.explored, explore)
+    np.testing.assert_array_equal(trace.served, served)
+    np.testing.assert_allclose(trace.router_state["Q"], qs)
+
+
+# -- the per-request state ---------------------------------------------------------------------------------------
+
+def _drive(policy, stream, start, stop, decisions):
+    for t in range(start, stop):
+        d = policy.decide()
+        decisions.append((d.serve, d.queried, d.explored))
+        labels = {k: float(stream.labels[t, k]) for k in d.queried} if d.explored else None
+        satisfied = float(stream.labels[t, d.serve]) if stream.feedback[t] else None
+        policy.observe_costs(d, {k: stream.cost[t, k] for k in d.queried})
+        if satisfied is not None:
+            policy.observe_feedback(d, satisfied, labels)
+
+
+@pytest.mark.parametrize("optimism_kind", ["ucb", "thompson"])
+def test_state_restores_exactly_mid_stream(data, optimism_kind):
+    stream = make_stream(data, 7, "energy", 0.5)
+    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.2, "optimism_kind": optimism_kind})
+    whole, resumed = [], []
+    a = MessPlus(settings, 3, 0.6, 7)
+    _drive(a, stream, 0, stream.n, whole)
+    b = MessPlus(settings, 3, 0.6, 7)
+    _drive(b, stream, 0, 250, resumed)
+    state = copy.deepcopy(b.state_dict())
+    c = MessPlus(settings, 3, 0.6, 7)
+    c.load_state_dict(state)
+    _drive(c, stream, 250, stream.n, resumed)
+    assert resumed == whole
+    assert c.q == a.q and c.t == a.t == stream.n
+
+
+def test_unknown_or_bad_levers_are_config_errors(data):
+    stream = make_stream(data, 1)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 1), "energy", None, stream.labels, stream.cost)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        build_router("mess_plus", ctx, {**DEFAULT, "V": 1.0, "c": 0.1, "optimsm": 2})
+    with pytest.raises(ConfigError, match="cost_scale must be one of"):
+        build_router("mess_plus", ctx, {**DEFAULT, "V": 1.0, "c": 0.1, "cost_scale": "dollars"})
+
+
+# -- partial explorations in the engine --------------------------------------------------------------------------
+
+def test_engine_charges_only_the_models_an_exploration_queries(data):
+    class Partial(Router):
+        def __init__(self):
+            self.labels = []
+
+        def choose(self, t):
+            return Explore((0, 2), serve=0)
+
+        def observe(self, t, served, satisfied, labels, costs):
+            self.labels.append((labels, sorted(costs)))
+
+    stream = make_stream(data, 1)
+    router = Partial()
+    trace = replay(router, stream)
+    np.testing.assert_allclose(trace.cost, stream.cost[:, 0] + stream.cost[:, 2])
+    assert (trace.served == 0).all() and trace.explored.all()
+    labels, queried = router.labels[0]
+    assert queried == [0, 2] and np.isnan(labels[1]) and labels[2] == stream.labels[0, 2]
+
+
+# -- the blend estimator -----------------------------------------------------------------------------------------
+
+def test_blend_factor_is_zero_without_signal_and_positive_with_it():
+    from messplus_core.routers.mess_plus import fit_blend_factor
+    rng = np.random.default_rng(0)
+    deviation = rng.normal(size=4000)
+    offset = np.zeros(4000)
+    noise = (rng.random(4000) < 0.5).astype(float)
+    assert fit_blend_factor(offset, deviation, noise) < 0.05
+    signal = (rng.random(4000) < 1 / (1 + np.exp(-0.6 * deviation))).astype(float)
+    assert fit_blend_factor(offset, deviation, signal) == pytest.approx(0.6, abs=0.1)
+    strong = (rng.random(4000) < 1 / (1 + np.exp(-3 * deviation))).astype(float)
+    assert fit_blend_factor(offset, deviation, strong) == 1.0  # capped: the head's deviations are only shrunk
+
+
+def test_blend_learns_a_factor_where_texts_carry_signal(data):
+    # features that encode each request's topic (which decides the labels in synthetic_frame)
+    topics = np.array([t.split(" on ")[1] for t in data.texts])
+    onehot = (topics[:, None] == np.unique(topics)[None, :]).astype(float)
+    features = np.hstack([onehot, np.zeros((data.n, 4))]) / 1.0
+    stream = make_stream(data, 42, "energy", 1.0, features)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
+    router = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.01,
+                                             "predictor": {"name": "mlp_head", "head": {}}})
+    trace = replay(router, stream)
+    assert router.policy.kappa > 0.2
+    assert trace.router_report["blend_kappa"] == router.policy.kappa
