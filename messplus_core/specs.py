@@ -87,7 +87,7 @@ class ModelZoo:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """A benchmark: its lm-eval task, its satisfaction (`metric` names the score; see satisfaction.py), SLA targets."""
+    """A benchmark: its lm-eval task, its satisfaction (`metric` names the score; see core/satisfaction.py), SLA targets."""
 
     name: str
     task: str

@@ -30,9 +30,9 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[dict[str, str]]:
     """A running one-node Slurm (tests/helpers/slurm.py): its client environment, SLURM_CONF exported meanwhile."""
-    from helpers import slurm as slurm_support
+    from helpers.slurm import cluster_session
 
-    with slurm_support.cluster_session() as env:
+    with cluster_session() as env:
         yield env
 
 

@@ -5,7 +5,7 @@ request text. fastText is a classifier (softmax over labels, no regression
 loss) and its PyPI package (0.9.3) builds here but its `predict` fails under
 NumPy 2 (`np.array(..., copy=False)`), so this is the same kind of model from
 scikit-learn: word uni- and bigrams hashed into 4096 features
-(`encoder: hashed-ngrams`, see embeddings.py) and one `SGDRegressor` (squared
+(`encoder: hashed-ngrams`, see data/embeddings.py) and one `SGDRegressor` (squared
 loss, L2 penalty) per model, updated online with `partial_fit` on every
 exploration. It predicts each model's satisfaction, clipped to [0, 1], for
 graded scores and 0/1 labels alike.
