@@ -80,6 +80,9 @@ class MessPlusSettings:
     energy_estimate: `running_mean` of observed costs, `last` exploration's costs (the authors' simulator),
        or `known` (the request's own cost, the 2024 workshop paper).
     energy_prior: cost estimate per model before any observation (None: 1 each, as the reference).
+    prior_from_training: where the evaluation protocol has a training part (router=compare), every model's
+       labels and costs on it seed the running means before the stream starts (`calibrate`), the same
+       information the offline routers fit on; the full stream and live traffic start without it.
     change_window, change_z: a model whose last `change_window` labels differ from its earlier ones by more
        than `change_z` standard errors resets every statistic and forces an exploration (0: off).
     """
@@ -106,6 +109,7 @@ class MessPlusSettings:
     change_window: int = 0
     change_z: float = 4.0
     blend_refit_every: int = 50
+    prior_from_training: bool = False
 
     def __post_init__(self) -> None:
         choices = {"estimator": ("head", "model_mean", "blend"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
@@ -266,6 +270,29 @@ class MessPlus:
             return self.predictor.steps
         return 0
 
+    def calibrate(self, labels: np.ndarray, costs: np.ndarray) -> None:
+        """Seed the running means with a labelled calibration set before the first request.
+
+        labels: (n, M) every model's satisfaction in [0, 1]; costs: (n, M) their costs (cost units).
+        The labels count as observations of each model (estimators model_mean and blend), the costs set
+        the cost estimates, and the forced explorations are dropped (every model has observations).
+        Raises ValueError on a shape that does not match the zoo.
+        """
+        labels, costs = np.asarray(labels, dtype=np.float64), np.asarray(costs, dtype=np.float64)
+        if labels.ndim != 2 or labels.shape[1] != self.m or costs.shape != labels.shape:
+            raise ValueError(f"calibrate: labels {labels.shape} and costs {costs.shape} must both be (n, {self.m}).")
+        if not len(labels):
+            return
+        st = self.stats
+        for m in range(self.m):
+            st.sat_sum[m] += float(labels[:, m].sum())
+            st.sat_n[m] += len(labels)
+            st.window[m].extend(labels[:, m].tolist())
+            st.cost_sum[m] += float(costs[:, m].sum())
+            st.cost_n[m] += len(costs)
+            self.estimate[m] = st.cost_sum[m] / st.cost_n[m]
+        self.force_next = 0
+
     def state_dict(self) -> dict[str, Any]:
         """Everything that determines future decisions (JSON-friendly, the predictor excepted)."""
         st = self.stats
@@ -338,7 +365,10 @@ class MessPlus:
         """Shrunk means plus an upper-confidence bonus on every model but the cheapest (capped at 1).
 
         The bonus keeps a model that looked bad after a few unlucky labels in play, so it is served
-        again and re-estimated instead of being locked out (UCB, Auer et al. 2002).
+        again and re-estimated instead of being locked out (UCB, Auer et al. 2002). The fade
+        (`_optimism_left`) removes it only from models no pricier than the one with the best mean:
+        optimism there spends satisfaction, while on a pricier model it spends cost and can only
+        raise satisfaction, so a queue in deficit still tries the models that could rescue it.
         """
         s, st = self.settings, self.stats
         means = self._shrunk_means()
@@ -347,10 +377,12 @@ class MessPlus:
             a = [st.sat_sum[m] + w * pooled + 1 for m in range(self.m)]
             b = [st.sat_n[m] - st.sat_sum[m] + w * (1 - pooled) + 1 for m in range(self.m)]
             return self.posterior_rng.beta(a, b).tolist()
+        left = self._optimism_left() if faded else 1.0
+        best = max(range(self.m), key=lambda m: (means[m], m))
         out = [means[0]]
-        weight = s.optimism * (self._optimism_left() if faded else 1.0)
         for m in range(1, self.m):
             n, mean = st.sat_n[m], means[m]
+            weight = s.optimism * (left if m <= best else 1.0)
             bonus = weight * math.sqrt(max(mean * (1 - mean), s.variance_floor) / n) if n else 1.0
             out.append(min(1.0, mean + bonus))
         return out
@@ -470,6 +502,8 @@ class ReplayedMessPlus(Router):
             raise ValueError(f"MESS+ with estimator={policy.settings.estimator} needs request embeddings "
                              "(RouterContext.features).")
         self.ctx, self.policy = ctx, policy
+        if policy.settings.prior_from_training and ctx.train is not None:
+            policy.calibrate(ctx.train.labels, ctx.train.costs)
         self.decisions: list[Decision] = []
         self.q_trace = np.zeros(ctx.n)
         self.p_trace = np.zeros(ctx.n)

@@ -57,7 +57,7 @@ def test_shadow_price_when_the_cheapest_model_already_meets_alpha():
 
 def test_shadow_price_when_no_model_meets_alpha():
     cost, sat = [1.0, 3.0, 9.0], [0.3, 0.5, 0.6]
-    assert shadow_price(cost, sat, 0.9) == pytest.approx(8 / 0.3)  # cheapest to most satisfying
+    assert shadow_price(cost, sat, 0.9) == pytest.approx(6 / 0.1)  # the last step up, to the most satisfying
 
 
 def test_shadow_price_without_a_trade_off():
@@ -189,6 +189,55 @@ def test_unknown_or_bad_levers_are_config_errors(data):
         build_router("mess_plus", ctx, {**DEFAULT, "V": 1.0, "c": 0.1, "optimsm": 2})
     with pytest.raises(ConfigError, match="cost_scale must be one of"):
         build_router("mess_plus", ctx, {**DEFAULT, "V": 1.0, "c": 0.1, "cost_scale": "dollars"})
+
+
+# -- the fade of optimism and the training-part prior ------------------------------------------------------------
+
+def _policy_with_labels(q_above_start, n_labels=(40, 40, 2), means=(0.5, 0.7, 0.6)):
+    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.01})
+    policy = MessPlus(settings, 3, 0.75, 1)
+    for m, (n, mean) in enumerate(zip(n_labels, means)):
+        for i in range(n):
+            policy._add_label(m, float(i < round(mean * n)))
+    policy.q = settings.V + settings.bank + q_above_start
+    return policy
+
+
+def test_in_deficit_optimism_stays_only_on_models_pricier_than_the_best_mean():
+    # model 1 has the best mean; model 2 (pricier, 2 labels) could rescue a queue in deficit, model 1 could not
+    calm, deficit = _policy_with_labels(0.0), _policy_with_labels(1000.0)
+    means = deficit._shrunk_means()
+    assert max(range(3), key=means.__getitem__) == 1
+    assert calm._optimistic_means()[1] > means[1]  # at Q_0 every bonus is in force
+    assert deficit._optimistic_means()[1] == pytest.approx(means[1])  # faded: it spends satisfaction
+    assert deficit._optimistic_means()[2] == pytest.approx(calm._optimistic_means()[2])  # kept: it spends cost
+    assert deficit._optimistic_means()[2] > means[2]
+
+
+def test_calibrate_seeds_the_means_and_drops_forced_explorations():
+    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.01})
+    policy = MessPlus(settings, 3, 0.6, 1)
+    labels = np.array([[0, 1, 1], [0, 0, 1], [1, 1, 1], [0, 1, 1]])
+    costs = np.array([[1.0, 2.0, 9.0], [1.0, 4.0, 11.0], [1.0, 2.0, 10.0], [1.0, 4.0, 10.0]])
+    policy.calibrate(labels, costs)
+    assert policy.stats.sat_n == [4, 4, 4] and policy.stats.sat_sum == [1.0, 3.0, 4.0]
+    assert policy.estimate == pytest.approx([1.0, 3.0, 10.0])
+    assert not policy.decide().explored  # the forced explorations are dropped: every model has labels
+    with pytest.raises(ValueError, match=r"must both be \(n, 3\)"):
+        policy.calibrate(labels[:, :2], costs[:, :2])
+
+
+def test_the_training_part_seeds_the_default_only_under_the_split_protocol(data):
+    from messplus_core.routers.base import TrainingPart
+    stream = make_stream(data, 3)
+    spec = RunSpec("arc_challenge", "mess_plus", 0.6, 3)
+    part = TrainingPart(features=None, labels=stream.labels[:50], costs=stream.cost[:50])
+    with_part = router_context(data, spec, "energy", None, stream.labels, stream.cost, part)
+    without = router_context(data, spec, "energy", None, stream.labels, stream.cost)
+    params = {**DEFAULT, "V": 100.0, "c": 0.01}
+    assert build_router("mess_plus", with_part, params).policy.stats.sat_n == [50, 50, 50]
+    assert build_router("mess_plus", without, params).policy.stats.sat_n == [0, 0, 0]
+    assert build_router("mess_plus", with_part, {**params, "prior_from_training": False}).policy.stats.sat_n == [0, 0, 0]
 
 
 # -- partial explorations in the engine --------------------------------------------------------------------------
