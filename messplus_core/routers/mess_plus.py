@@ -48,6 +48,9 @@ Estimator = Literal["head", "model_mean", "blend"]
 CostScale = Literal["raw", "shadow_price"]
 EnergyEstimate = Literal["running_mean", "last", "known"]
 REFERENCE_INITIAL_COST = 1.0  # the authors' simulator starts every cost estimate at 1 (J)
+#: A model pricier than the best-mean one keeps its optimism bonus through the fade while it has fewer than
+#: 1/RESCUE_SHARE of that model's labels and no mean meets alpha (`MessPlus._optimistic_means`).
+RESCUE_SHARE = 10
 #: Keys of a MESS+ router config that are not levers of the policy: read by the builder and the engine.
 NOT_LEVERS = {"predictor", "predictor_energy_j", "model"}
 
@@ -365,10 +368,13 @@ class MessPlus:
         """Shrunk means plus an upper-confidence bonus on every model but the cheapest (capped at 1).
 
         The bonus keeps a model that looked bad after a few unlucky labels in play, so it is served
-        again and re-estimated instead of being locked out (UCB, Auer et al. 2002). The fade
-        (`_optimism_left`) removes it only from models no pricier than the one with the best mean:
-        optimism there spends satisfaction, while on a pricier model it spends cost and can only
-        raise satisfaction, so a queue in deficit still tries the models that could rescue it.
+        again and re-estimated instead of being locked out (UCB, Auer et al. 2002). It fades as the
+        queue climbs above Q_0 (`_optimism_left`): optimism spends satisfaction. One exception keeps
+        the bonus: a model pricier than the one with the best mean, while even that best mean is below
+        alpha and the pricier model has fewer than 1/RESCUE_SHARE of its labels. Only such a model can
+        make the target feasible, and without its bonus a good model ranked low by a few unlucky labels
+        is never tried again while the queue climbs without end (a lock-in, measured on the 11-model
+        zoo); its bonus spends cost rather than satisfaction, and ends once it has been sampled.
         """
         s, st = self.settings, self.stats
         means = self._shrunk_means()
@@ -379,10 +385,12 @@ class MessPlus:
             return self.posterior_rng.beta(a, b).tolist()
         left = self._optimism_left() if faded else 1.0
         best = max(range(self.m), key=lambda m: (means[m], m))
+        infeasible = means[best] < self.alpha
         out = [means[0]]
         for m in range(1, self.m):
             n, mean = st.sat_n[m], means[m]
-            weight = s.optimism * (left if m <= best else 1.0)
+            rescued = infeasible and m > best and n * RESCUE_SHARE < st.sat_n[best]
+            weight = s.optimism * (1.0 if rescued else left)
             bonus = weight * math.sqrt(max(mean * (1 - mean), s.variance_floor) / n) if n else 1.0
             out.append(min(1.0, mean + bonus))
         return out

@@ -193,9 +193,9 @@ def test_unknown_or_bad_levers_are_config_errors(data):
 
 # -- the fade of optimism and the training-part prior ------------------------------------------------------------
 
-def _policy_with_labels(q_above_start, n_labels=(40, 40, 2), means=(0.5, 0.7, 0.6)):
+def _policy_with_labels(q_above_start, n_labels, means=(0.5, 0.7, 0.6), alpha=0.75):
     settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.01})
-    policy = MessPlus(settings, 3, 0.75, 1)
+    policy = MessPlus(settings, 3, alpha, 1)
     for m, (n, mean) in enumerate(zip(n_labels, means)):
         for i in range(n):
             policy._add_label(m, float(i < round(mean * n)))
@@ -203,15 +203,19 @@ def _policy_with_labels(q_above_start, n_labels=(40, 40, 2), means=(0.5, 0.7, 0.
     return policy
 
 
-def test_in_deficit_optimism_stays_only_on_models_pricier_than_the_best_mean():
-    # model 1 has the best mean; model 2 (pricier, 2 labels) could rescue a queue in deficit, model 1 could not
-    calm, deficit = _policy_with_labels(0.0), _policy_with_labels(1000.0)
-    means = deficit._shrunk_means()
+def test_in_deficit_the_bonus_fades_except_on_an_undersampled_model_that_could_make_alpha_feasible():
+    # model 1 has the best mean (0.7); model 2 is pricier with few labels
+    calm = _policy_with_labels(0.0, (40, 40, 2))
+    means = calm._shrunk_means()
     assert max(range(3), key=means.__getitem__) == 1
-    assert calm._optimistic_means()[1] > means[1]  # at Q_0 every bonus is in force
-    assert deficit._optimistic_means()[1] == pytest.approx(means[1])  # faded: it spends satisfaction
-    assert deficit._optimistic_means()[2] == pytest.approx(calm._optimistic_means()[2])  # kept: it spends cost
-    assert deficit._optimistic_means()[2] > means[2]
+    assert calm._optimistic_means()[1] > means[1] and calm._optimistic_means()[2] > means[2]  # at Q_0: all in force
+    rescued = _policy_with_labels(1000.0, (40, 40, 2))  # no mean meets alpha 0.75, model 2 has 2 < 40/10 labels
+    assert rescued._optimistic_means()[1] == pytest.approx(rescued._shrunk_means()[1])  # it spends satisfaction: faded
+    assert rescued._optimistic_means()[2] == pytest.approx(calm._optimistic_means()[2])  # it spends cost: kept
+    sampled = _policy_with_labels(1000.0, (40, 40, 5))  # 5 labels >= 40/10: sampled enough, faded
+    assert sampled._optimistic_means()[2] == pytest.approx(sampled._shrunk_means()[2])
+    feasible = _policy_with_labels(1000.0, (40, 40, 2), alpha=0.65)  # the best mean meets alpha: no rescue
+    assert feasible._optimistic_means()[2] == pytest.approx(feasible._shrunk_means()[2])
 
 
 def test_calibrate_seeds_the_means_and_drops_forced_explorations():
