@@ -75,9 +75,8 @@ def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float],
     costs divided by this price switches between two frontier models at Q = V:
     - alpha at or below the cheapest frontier model's satisfaction: the first
       segment's slope (the price of the next step up);
-    - alpha above every model's satisfaction (infeasible): the last segment's
-      slope (the price of the final step up, to the most satisfying model), so
-      that once Q passes V the most satisfying model serves;
+    - alpha above every model's satisfaction (infeasible): the slope from the
+      cheapest model to the most satisfying one;
     - a single frontier model (it dominates every other) or all costs equal: 0,
       and the caller treats costs as equal (the price carries no information).
     Units: cost unit per unit of satisfaction (e.g. J per satisfied request).
@@ -88,7 +87,7 @@ def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float],
     if len(frontier) < 2:
         return 0.0
     if alpha > sat[frontier[-1]]:
-        lo, hi = frontier[-2], frontier[-1]
+        lo, hi = frontier[0], frontier[-1]
     else:
         k = next((i for i in range(1, len(frontier)) if sat[frontier[i]] >= alpha), 1)
         lo, hi = frontier[k - 1], frontier[k]

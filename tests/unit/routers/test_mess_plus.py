@@ -57,7 +57,7 @@ def test_shadow_price_when_the_cheapest_model_already_meets_alpha():
 
 def test_shadow_price_when_no_model_meets_alpha():
     cost, sat = [1.0, 3.0, 9.0], [0.3, 0.5, 0.6]
-    assert shadow_price(cost, sat, 0.9) == pytest.approx(6 / 0.1)  # the last step up, to the most satisfying
+    assert shadow_price(cost, sat, 0.9) == pytest.approx(8 / 0.3)  # cheapest to most satisfying
 
 
 def test_shadow_price_without_a_trade_off():
