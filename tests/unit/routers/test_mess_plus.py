@@ -218,6 +218,27 @@ def test_in_deficit_the_bonus_fades_except_on_an_undersampled_model_that_could_m
     assert feasible._optimistic_means()[2] == pytest.approx(feasible._shrunk_means()[2])
 
 
+def _side_query_policy(feedback_share=1.0, **over):
+    # model 1: 3 labels (its bonus makes it look best); model 2: 40 labels, the best plain mean
+    settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 1e-9, "forced_explorations": 0, **over})
+    policy = MessPlus(settings, 3, 0.7, 1)
+    for m, (n, mean) in enumerate([(40, 0.5), (3, 0.6), (40, 0.8)]):
+        for i in range(n):
+            policy._add_label(m, float(i < round(mean * n)))
+    policy.t, policy.n_feedback = 100, round(99 * feedback_share)
+    policy.estimate = [1.0, 2.0, 10.0]
+    return policy
+
+
+def test_a_cheaper_optimistic_choice_runs_beside_the_plain_choice_instead_of_serving():
+    without = _side_query_policy(side_queries=False).decide()
+    assert (without.serve, without.queried, without.explored) == (1, (1,), False)  # optimism alone would serve model 1
+    side = _side_query_policy(side_queries=True).decide()
+    assert (side.serve, side.queried, side.explored) == (2, (1, 2), True)  # served: the plain means' choice
+    sparse = _side_query_policy(feedback_share=0.3, side_queries=True).decide()  # most side queries would bring no label
+    assert (sparse.serve, sparse.queried) == (1, (1,))
+
+
 def test_calibrate_seeds_the_means_and_drops_forced_explorations():
     settings = MessPlusSettings.from_params({**DEFAULT, "V": 100.0, "c": 0.01})
     policy = MessPlus(settings, 3, 0.6, 1)
