@@ -13,7 +13,13 @@ Endpoints:
 Concurrency: the decision (t, exploration draw, argmin, log append) runs under one asyncio lock; backend
 calls run outside it, concurrently on an exploration. A completion with an `Idempotency-Key` header is decided
 once: a retry (after a dropped connection or a gateway restart) re-runs the logged decision's backends and
-charges its costs once. Streaming (`stream: true`) is refused with 400.
+charges its costs once.
+
+Streaming (`stream: true`): the served model is called with `stream: true` and its chunks are relayed as they
+arrive (on an exploration too; the other queried models are called without streaming and logged as before).
+The first chunk carries the decision in `messplus`, the last one the decision with the charged cost and
+`streamed_by_backend`; a backend that does not stream (it answers JSON) has its whole answer cut into chunks
+(`streaming.chunks_of`), so the client gets a stream, all of it at once.
 """
 
 from __future__ import annotations
@@ -25,17 +31,20 @@ import secrets
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel
 
-from .backends import ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call
+from ..routers.mess_plus import Decision
+from .backends import ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call, call_stream
+from .live_log import LiveSeries
 from .service import FeedbackError, RouterService, decision_from_payload
+from .streaming import DONE, event
 
 ROUTED_MODEL = "messplus"
 
@@ -86,8 +95,10 @@ class _Metrics:
         yield from (served, calls, cost, est)
 
 
-def create_app(service: RouterService, settings: GatewaySettings, client: httpx.AsyncClient | None = None) -> FastAPI:
-    """The gateway over `service`. client: the HTTP client for backends (tests pass one with ASGI transports)."""
+def create_app(service: RouterService, settings: GatewaySettings, client: httpx.AsyncClient | None = None,
+               series: LiveSeries | None = None) -> FastAPI:
+    """The gateway over `service`. client: the HTTP client for backends (tests pass one with ASGI transports).
+    series: W&B live logging (`logger=wandb`), fed one row per router event and closed at shutdown."""
     lock = asyncio.Lock()
     by_name: dict[str, int] = {}
     for m, b in enumerate(settings.backends):
@@ -106,6 +117,8 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
             await asyncio.gather(*pending, return_exceptions=True)
         if client is None:
             await holder["client"].aclose()
+        if series is not None:
+            await asyncio.to_thread(series.close)
 
     app = FastAPI(title="MESS+ gateway", lifespan=lifespan)
     app.state.service = service
@@ -114,6 +127,11 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
         if "client" not in holder:  # in-process use without lifespan (httpx ASGITransport)
             holder["client"] = client or httpx.AsyncClient()
         return holder["client"]
+
+    def publish(event: str) -> None:
+        """Hand the series after a router event to the W&B thread (a queue put; never waits on W&B)."""
+        if series is not None:
+            series.record(service.series(event))
 
     def check_token(authorization: str | None) -> None:
         if settings.token is None:
@@ -137,9 +155,20 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                 service.record_costs(rid, {m: r.cost for m, r in done.items()},
                                      {"cost_kind": settings.cost, "seconds": {categories[m]: r.seconds for m, r in done.items()},
                                       "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors})
+                publish("costs")
                 if explored:
                     service.record_outputs(rid, {categories[m]: r.body for m, r in done.items()})
         return done
+
+    def decision_info(rid: str, d: Decision, retried: bool) -> dict[str, Any]:
+        return {"request_id": rid, "routed": True, "retried": retried, "t": d.t, "explored": d.explored,
+                "p_t": d.p_t, "Q": d.q, "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
+                "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried],
+                "cost_kind": settings.cost, "energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
+
+    def cost_info(results: dict[int, CallResult], n_queried: int) -> dict[str, Any]:
+        return {"cost": sum(r.cost for r in results.values()), "cost_complete": len(results) == n_queried,
+                "cost_per_model": {categories[m]: r.cost for m, r in results.items()}}
 
     async def routed(path: str, body: dict[str, Any], key: str | None) -> Response:
         """Decide (once per Idempotency-Key: a retry re-runs the logged decision's backends), call, answer."""
@@ -148,43 +177,97 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
             logged = service.decision_event(rid) if key else None
             if logged is None:
                 d, record = service.decide(rid, {"endpoint": path, "idempotency_key": key}), True
+                publish("decision")
             else:
                 d, record = decision_from_payload(logged[0]), not service.has_costs(rid)
-        tasks = {m: asyncio.create_task(call(http_client(), settings.backends[m], path, body, settings.cost,
-                                             settings.backend_timeout_s)) for m in d.queried}
+        sink: asyncio.Queue | None = asyncio.Queue() if body.get("stream") else None
+        tasks = {m: asyncio.create_task(
+                     call_stream(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s, sink)
+                     if sink is not None and m == d.serve else
+                     call(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s))
+                 for m in d.queried}
         finisher = asyncio.create_task(finish(rid, tasks, d.explored, record))
         pending.add(finisher)
         finisher.add_done_callback(pending.discard)
-        try:
-            if settings.explore_wait == "all" or not d.explored:
-                results = await asyncio.shield(finisher)
-                served = results.get(d.serve)
-                if served is None:
-                    await tasks[d.serve]  # re-raises the served backend's error
-            else:
-                served = await tasks[d.serve]
-                results = {d.serve: served}
-        except BackendError as err:
-            return JSONResponse({"error": {"message": str(err), "type": "backend_error", "request_id": rid}}, status_code=502,
-                                headers={"X-MessPlus-Request-Id": rid})
-        complete = len(results) == len(d.queried)
-        info = {"request_id": rid, "routed": True, "retried": logged is not None, "t": d.t, "explored": d.explored,
-                "p_t": d.p_t, "Q": d.q, "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
-                "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried],
-                "cost": sum(r.cost for r in results.values()), "cost_complete": complete,
-                "cost_per_model": {categories[m]: r.cost for m, r in results.items()},
-                "cost_kind": settings.cost, "energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
-        return respond(served, info)
+        info = decision_info(rid, d, logged is not None)
+        wait_all = settings.explore_wait == "all" or not d.explored
 
-    def respond(result: CallResult, info: dict[str, Any]) -> Response:
-        body = {**result.body, "model": settings.backends[by_name[result.category]].served_name, "messplus": info}
-        headers = {"X-MessPlus-Request-Id": str(info.get("request_id", "")), "X-MessPlus-Served-By": result.category,
-                   "X-MessPlus-Cost": repr(info["cost"]), "X-MessPlus-Cost-Kind": info["cost_kind"]}
+        async def outcome() -> dict[int, CallResult]:
+            """The results the answer reports: every queried model's (wait_all), else the served model's."""
+            if wait_all:
+                results = await asyncio.shield(finisher)
+                if d.serve not in results:
+                    await tasks[d.serve]  # re-raises the served backend's error
+                return results
+            return {d.serve: await tasks[d.serve]}
+
+        if sink is not None:
+            return await stream_answer(path, sink, tasks[d.serve], outcome, info, len(d.queried), body)
+        try:
+            results = await outcome()
+        except BackendError as err:
+            return backend_error(err, rid)
+        return respond(results[d.serve], info | cost_info(results, len(d.queried)))
+
+    def backend_error(err: BackendError, rid: str | None) -> JSONResponse:
+        error = {"message": str(err), "type": "backend_error"} | ({"request_id": rid} if rid else {})
+        return JSONResponse({"error": error}, status_code=502, headers={"X-MessPlus-Request-Id": rid} if rid else None)
+
+    def headers_of(info: dict[str, Any], category: str) -> dict[str, str]:
+        headers = {"X-MessPlus-Request-Id": str(info.get("request_id", "")), "X-MessPlus-Served-By": category,
+                   "X-MessPlus-Cost-Kind": info["cost_kind"]}
+        if "cost" in info:
+            headers["X-MessPlus-Cost"] = repr(info["cost"])
         if info["routed"]:
             headers |= {"X-MessPlus-T": str(info["t"]), "X-MessPlus-Explored": str(info["explored"]).lower(),
                         "X-MessPlus-P-T": repr(info["p_t"]), "X-MessPlus-Q": repr(info["Q"]),
                         "X-MessPlus-S-Hat": json.dumps(info["s_hat"])}
-        return JSONResponse(body, headers=headers)
+        return headers
+
+    def respond(result: CallResult, info: dict[str, Any]) -> Response:
+        body = {**result.body, "model": settings.backends[by_name[result.category]].served_name, "messplus": info}
+        return JSONResponse(body, headers=headers_of(info, result.category))
+
+    async def stream_answer(path: str, sink: asyncio.Queue, served: asyncio.Task,
+                            outcome: Callable[[], Awaitable[dict[int, CallResult]]], info: dict[str, Any], n_queried: int,
+                            body: dict[str, Any]) -> Response:
+        """Relay the served backend's chunks as server-sent events, `model` set to the served model. The first
+        chunk carries the decision (`messplus`, no cost yet), the last one the decision with the charged cost and
+        `streamed_by_backend`. A backend that fails before its first chunk gets a 502; after it, an error event."""
+        rid = info.get("request_id")
+        first = await sink.get()
+        if first is None:
+            try:
+                await served
+            except BackendError as err:
+                return backend_error(err, rid)
+        category = info["served_by"]
+        name = settings.backends[by_name[category]].served_name
+        usage_asked = bool((body.get("stream_options") or {}).get("include_usage"))
+        kind = "chat.completion.chunk" if path.endswith("/chat/completions") else "text_completion"
+
+        async def events() -> AsyncIterator[str]:
+            chunk, held, opening = first, None, True
+            while chunk is not None:
+                if chunk.get("choices") or usage_asked:  # a usage-only chunk only for a client that asked for it
+                    out = {**chunk, "model": name} | ({"messplus": info} if opening else {})
+                    opening = False
+                    if held is not None:
+                        yield event(held)
+                    held = out
+                chunk = await sink.get()
+            try:
+                results = await outcome()
+                final = info | cost_info(results, n_queried) | {"streamed_by_backend": (await served).streamed}
+                held = held or {"id": rid, "object": kind, "model": name, "choices": []}
+                yield event({**held, "messplus": final})
+            except BackendError as err:
+                if held is not None:
+                    yield event(held)
+                yield event({"error": {"message": str(err), "type": "backend_error", "request_id": rid}})
+            yield DONE
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers_of(info, category))
 
     async def completions(path: str, request: Request, key: str | None) -> Response:
         try:
@@ -193,19 +276,26 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
             raise HTTPException(400, f"request body is not JSON: {err}") from err
         if not isinstance(body, dict) or "model" not in body:
             raise HTTPException(400, f"body needs a `model`: {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
-        if body.get("stream"):
-            raise HTTPException(400, "stream=true is not supported by the MESS+ gateway yet; send stream=false.")
         model = body["model"]
         if model == ROUTED_MODEL:
             return await routed(path, body, key)
         if model not in by_name:
             raise HTTPException(404, f"unknown model {model!r}: use {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
+        backend = settings.backends[by_name[model]]
+        info = {"routed": False, "served_by": backend.category, "cost_kind": settings.cost, "energy_j": None,
+                "energy_note": ENERGY_NOT_MEASURED}
+        if body.get("stream"):
+            sink: asyncio.Queue = asyncio.Queue()
+            task = asyncio.create_task(call_stream(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s, sink))
+
+            async def outcome() -> dict[int, CallResult]:
+                return {by_name[model]: await task}
+            return await stream_answer(path, sink, task, outcome, info, 1, body)
         try:
-            result = await call(http_client(), settings.backends[by_name[model]], path, body, settings.cost, settings.backend_timeout_s)
+            result = await call(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s)
         except BackendError as err:
-            return JSONResponse({"error": {"message": str(err), "type": "backend_error"}}, status_code=502)
-        return respond(result, {"routed": False, "cost": result.cost, "cost_kind": settings.cost, "energy_j": None,
-                                "energy_note": ENERGY_NOT_MEASURED})
+            return backend_error(err, None)
+        return respond(result, info | {"cost": result.cost})
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request, idempotency_key: str | None = Header(None)) -> Response:
@@ -222,9 +312,12 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
         key = f"key:{idempotency_key}" if idempotency_key else f"source:{fb.source}"
         async with lock:
             try:
-                return service.feedback(fb.request_id, fb.satisfied, fb.labels, key)
+                answer = service.feedback(fb.request_id, fb.satisfied, fb.labels, key)
             except FeedbackError as err:
                 raise HTTPException(err.status, str(err)) from err
+            if not answer["duplicate"]:
+                publish("feedback")
+            return answer
 
     @app.get("/v1/requests/{request_id}")
     async def request_view(request_id: str, authorization: str | None = Header(None)) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Energy is never guessed: without a meter the response says `energy_j: null` and 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +19,7 @@ from typing import Any, Literal
 import httpx
 
 from messplus_core.errors import ConfigError
+from .streaming import assemble, chunks_of
 
 CostSource = Literal["time", "tokens", "reported"]
 ENERGY_NOT_MEASURED = ("not measured: the gateway sees no backend GPU (no Zeus window); "
@@ -42,6 +45,7 @@ class CallResult:
     seconds: float  # wall-clock time of the call
     cost: float  # in the configured cost's unit
     usage: dict[str, Any] | None
+    streamed: bool = False  # a stream: true call the backend answered with its own stream (else one JSON body)
 
 
 def backends_from_mapping(categories: tuple[str, ...], urls: dict[str, Any], served: dict[str, str],
@@ -69,23 +73,73 @@ async def call(client: httpx.AsyncClient, backend: Backend, path: str, body: dic
                timeout_s: float) -> CallResult:
     """POST `body` (its `model` replaced by the backend's served name) to `<url><path>`; raises BackendError."""
     start = time.perf_counter()
+    payload = {k: v for k, v in body.items() if k not in ("stream", "stream_options")} | {"model": backend.served_name}
     try:
-        resp = await client.post(backend.url + path, json={**body, "model": backend.served_name}, timeout=timeout_s)
+        resp = await client.post(backend.url + path, json=payload, timeout=timeout_s)
     except httpx.HTTPError as err:
         raise BackendError(f"backend {backend.category} ({backend.url}) failed: {type(err).__name__}: {err}") from err
     seconds = time.perf_counter() - start
     if resp.status_code != 200:
         raise BackendError(f"backend {backend.category} ({backend.url}) answered {resp.status_code}: {resp.text[:300]}")
     data = resp.json()
+    return CallResult(backend.category, data, seconds, _cost(backend, cost, data, seconds), data.get("usage"))
+
+
+async def call_stream(client: httpx.AsyncClient, backend: Backend, path: str, body: dict[str, Any], cost: CostSource,
+                      timeout_s: float, sink: asyncio.Queue) -> CallResult:
+    """POST `body` with `stream: true` (and `stream_options.include_usage`, for cost=tokens); put every chunk the
+    backend sends on `sink` as it arrives, then None (always, also after an error). A backend that answers JSON
+    instead (it does not stream) has its answer cut into chunks (`streaming.chunks_of`) once it is complete.
+
+    Returns the CallResult of the whole answer (`body` assembled from the chunks; `seconds` until the stream
+    ended; `streamed` whether the backend streamed). Raises BackendError, also for an error event mid-stream.
+    """
+    chat = path.endswith("/chat/completions")
+    payload = {**body, "model": backend.served_name, "stream": True, "stream_options": {"include_usage": True}}
+    start = time.perf_counter()
+    try:
+        async with client.stream("POST", backend.url + path, json=payload, timeout=timeout_s) as resp:
+            if resp.status_code != 200:
+                text = (await resp.aread()).decode(errors="replace")
+                raise BackendError(f"backend {backend.category} ({backend.url}) answered {resp.status_code}: {text[:300]}")
+            streamed = resp.headers.get("content-type", "").startswith("text/event-stream")
+            if streamed:
+                chunks = []
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    if "error" in chunk:
+                        raise BackendError(f"backend {backend.category} ({backend.url}) failed mid-stream: {chunk['error']}")
+                    chunks.append(chunk)
+                    await sink.put(chunk)
+                whole = assemble(chunks, chat)
+            else:
+                whole = json.loads(await resp.aread())
+                for chunk in chunks_of(whole, chat):
+                    await sink.put(chunk)
+    except httpx.HTTPError as err:
+        raise BackendError(f"backend {backend.category} ({backend.url}) failed: {type(err).__name__}: {err}") from err
+    except json.JSONDecodeError as err:
+        raise BackendError(f"backend {backend.category} ({backend.url}) sent a chunk that is not JSON: {err}") from err
+    finally:
+        await sink.put(None)
+    seconds = time.perf_counter() - start
+    return CallResult(backend.category, whole, seconds, _cost(backend, cost, whole, seconds), whole.get("usage"), streamed)
+
+
+def _cost(backend: Backend, cost: CostSource, data: dict[str, Any], seconds: float) -> float:
+    """One call's cost in the configured unit (module docstring); raises BackendError if the answer lacks it."""
     usage = data.get("usage")
     if cost == "time":
-        value = seconds
-    elif cost == "tokens":
+        return float(seconds)
+    if cost == "tokens":
         if not usage or "prompt_tokens" not in usage:
             raise BackendError(f"backend {backend.category} returned no usage.prompt_tokens; cost=tokens needs it.")
-        value = backend.price["prompt"] * usage["prompt_tokens"] + backend.price["completion"] * usage.get("completion_tokens", 0)
-    else:
-        if not isinstance(data.get("messplus_cost"), (int, float)):
-            raise BackendError(f"backend {backend.category} returned no numeric messplus_cost; cost=reported needs it.")
-        value = float(data["messplus_cost"])
-    return CallResult(backend.category, data, seconds, float(value), usage)
+        return float(backend.price["prompt"] * usage["prompt_tokens"] + backend.price["completion"] * usage.get("completion_tokens", 0))
+    if not isinstance(data.get("messplus_cost"), (int, float)):
+        raise BackendError(f"backend {backend.category} returned no numeric messplus_cost; cost=reported needs it.")
+    return float(data["messplus_cost"])

@@ -68,7 +68,6 @@ def test_response_fields_and_headers(data, tmp_path: Path) -> None:
             assert direct.json()["messplus"]["routed"] is False and direct.json()["model"] == "small"
             assert gw.service.policy.t == 2  # pass-through decides nothing
             assert (await gw.client.post("/v1/chat/completions", json=ask(1, model="gpt-9"))).status_code == 404
-            assert (await gw.client.post("/v1/chat/completions", json={**ask(1), "stream": True})).status_code == 400
             view = (await gw.client.get(f"/v1/requests/{info['request_id']}", headers=AUTH)).json()
             assert set(view["outputs"]) == set(info["queried"])  # an exploration keeps every model's answer
             assert view["feedback_status"] == "open" and set(view["costs"]) == set(info["queried"])
@@ -183,6 +182,41 @@ def test_official_openai_client(data, tmp_path: Path) -> None:
         finally:
             await gw.aclose()
     asyncio.run(go())
+
+
+def test_stream_from_a_backend_that_does_not_stream(data, tmp_path: Path) -> None:
+    """stream=true with the official client: the stub answers JSON, so the gateway cuts its answer into chunks
+    (streamed_by_backend false); the text equals the non-streamed answer, the first chunk carries the decision,
+    the last the charged cost (the exploration's, with explore_wait=all). Pass-through streams too."""
+    async def go():
+        gw = in_process(data, tmp_path)
+        try:
+            client = openai.AsyncOpenAI(base_url="http://gateway/v1", api_key="unused", http_client=gw.client)
+            chunks = [c async for c in await client.chat.completions.create(
+                model="messplus", messages=[{"role": "user", "content": "x"}], metadata={"doc_id": "4"}, stream=True)]
+            whole = await client.chat.completions.create(model="medium", messages=[{"role": "user", "content": "x"}],
+                                                         metadata={"doc_id": "4"})
+            text_chunks = [c async for c in await client.completions.create(
+                model="small", prompt="x", extra_body={"metadata": {"doc_id": "4"}}, stream=True,
+                stream_options={"include_usage": True})]
+            broken = await gw.client.post("/v1/chat/completions", json={**ask(10**6), "stream": True})
+            return chunks, whole, text_chunks, broken, gw.service.router_state()
+        finally:
+            await gw.aclose()
+
+    chunks, whole, text_chunks, broken, state = asyncio.run(go())
+    first, last = chunks[0].model_extra["messplus"], chunks[-1].model_extra["messplus"]
+    assert first["t"] == 1 and first["explored"] and "cost" not in first
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "[large] doc 4: label " + str(int(data.labels[list(data.doc_ids).index(4), 2])) and len(chunks) > 4
+    assert whole.choices[0].message.content.startswith("[medium] doc 4")
+    row = list(data.doc_ids).index(4)
+    assert last["streamed_by_backend"] is False and last["cost_complete"] is True
+    assert last["cost"] == pytest.approx(data.energy[row].sum())  # the first request explores all three models
+    assert state["cost_total"]["large"] == pytest.approx(data.energy[row, 2])  # logged once the stream ended
+    assert "".join(c.choices[0].text for c in text_chunks if c.choices).startswith("[small] doc 4")
+    assert text_chunks[-1].usage is not None and text_chunks[-1].model_extra["messplus"]["routed"] is False
+    assert broken.status_code == 502 and "no capture row" in broken.json()["error"]["message"]
 
 
 def base_config(**overrides) -> dict:
