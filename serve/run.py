@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 import uvicorn
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from messplus_core.errors import ConfigError
 from messplus_core.serve.app import create_app
 from messplus_core.serve.config import open_service, settings_from_config
+from messplus_core.serve.live_log import LiveSeries
 from messplus_core.serve.service import LogMismatch
 
 log = logging.getLogger("messplus.serve")
@@ -34,7 +36,21 @@ def main(cfg: DictConfig) -> None:
     st = service.router_state()
     log.info("MESS+ gateway on http://%s:%s/v1 (zoo %s, alpha %s, state %s: t=%d, Q=%.3f)", conf["host"], conf["port"],
              zoo.name, conf["alpha"], conf["state_dir"], st["t"], st["Q"])
-    uvicorn.run(create_app(service, gateway), host=conf["host"], port=int(conf["port"]), log_level="warning")
+    series = live_series(conf, zoo.name)
+    uvicorn.run(create_app(service, gateway, series=series), host=conf["host"], port=int(conf["port"]), log_level="warning")
+
+
+def live_series(conf: dict, zoo_name: str) -> LiveSeries | None:
+    """With logger=wandb, the W&B run of the live series (files under <state_dir>/wandb), started; else None."""
+    logger = conf.get("logger") or {}
+    if logger.get("name") != "wandb":
+        return None
+    keys = ("router_name", "alpha", "V", "c", "seed", "cost", "explore_wait", "grader", "state_dir")
+    series = LiveSeries(logger.get("project", "mess-plus"), logger.get("entity"), logger.get("group") or "serve",
+                        Path(conf["state_dir"]) / "wandb", f"serve-{zoo_name}-{Path(conf['state_dir']).name}",
+                        {"zoo": zoo_name, **{k: conf.get(k) for k in keys}})
+    series.start()
+    return series
 
 
 if __name__ == "__main__":

@@ -285,6 +285,19 @@ class RouterService:
                 "running_satisfaction": tot.satisfied_sum / tot.feedback if tot.feedback else None,
                 "last_seq": self.log.last_seq, "snapshot_seq": self.snapshot_seq, "settings": asdict(self.settings)}
 
+    def series(self, event: str) -> dict[str, Any]:
+        """The live series after `event` (decision, costs or feedback), flat, for W&B (`live_log.LiveSeries`)."""
+        p, tot = self.policy, self.totals
+        row: dict[str, Any] = {"event": event, "t": p.t, "requests": tot.requests, "explorations": tot.explorations,
+                               "Q": p.q, "n_feedback": tot.feedback,
+                               "running_satisfaction": tot.satisfied_sum / tot.feedback if tot.feedback else None,
+                               "cost_per_request": sum(tot.cost) / tot.requests if tot.requests else None}
+        for m, cat in enumerate(self.categories):
+            row[f"cost_per_request/{cat}"] = tot.cost[m] / tot.requests if tot.requests else None
+            row[f"served/{cat}"] = tot.served[m]
+            row[f"queried/{cat}"] = tot.queried[m]
+        return {k: v for k, v in row.items() if v is not None}
+
     def request_view(self, rid: str) -> dict[str, Any] | None:
         """What `GET /v1/requests/{id}` shows: the decision, every cost and output, the feedback status."""
         events = self.log.request_events(rid)
