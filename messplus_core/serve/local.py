@@ -50,6 +50,18 @@ def start_stubs(data_dir: Path, benchmark: str, zoo_name: str = "llama3", catego
     return {cat: f"http://127.0.0.1:{port}/{cat}/v1" for cat in categories}, proc
 
 
+def start_hf_backends(models: dict[str, str], threads: int = 1, timeout: float = 120.0) -> tuple[dict[str, str], subprocess.Popen]:
+    """One `hf_server` process serving each {category: model folder} at /<category>/v1 (transformers, CPU);
+    returns ({category: base URL}, process). The served names are the folders as given."""
+    port = free_port()
+    args = [sys.executable, "-m", "messplus_core.serve.hf_server", "--port", str(port), "--threads", str(threads),
+            *(a for cat, path in models.items() for a in ("--model", f"{cat}={path}"))]
+    proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE)
+    first = next(iter(models))
+    wait_ready(f"http://127.0.0.1:{port}/{first}/health", proc, timeout)
+    return {cat: f"http://127.0.0.1:{port}/{cat}/v1" for cat in models}, proc
+
+
 def start_gateway(urls: dict[str, str], state_dir: Path, *overrides: str, port: int | None = None,
                   token: str | None = "secret") -> tuple[str, subprocess.Popen]:
     """`python serve/run.py` over backends `urls` with Hydra `overrides`; returns (base URL up to /v1, process).
