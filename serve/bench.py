@@ -1,6 +1,6 @@
 """Gateway overhead: requests/s and p50/p99 latency through the MESS+ gateway vs calling a stub backend directly.
 
-    python serve/bench.py --data-dir DIR --benchmark arc_challenge --requests 400
+    python serve/bench.py --data-dir DIR --benchmark arc_challenge --requests 400 [--gateway-arg logger=wandb]
 
 Starts one capture stub process (every category) and one gateway process (serve/run.py, auth=none, cost=time,
 a fresh state folder) on free loopback ports, then for 1 and 8 concurrent clients sends the same prompts to
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--benchmark", default="arc_challenge")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--stub-delay-s", type=float, default=0.0)
+    parser.add_argument("--gateway-arg", action="append", default=[],
+                        help="extra serve/run.py override, e.g. logger=wandb (repeat for several)")
     args = parser.parse_args()
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(OmegaConf.load(REPO / "conf/model_zoo/llama3.yaml"), resolve=True))
     spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(OmegaConf.load(REPO / f"conf/benchmark/{args.benchmark}.yaml")))
@@ -57,7 +59,7 @@ def main() -> None:
                "metadata": {"doc_id": str(data.doc_ids[i])}} for i in range(min(args.requests, data.n))]
     urls, stub = start_stubs(Path(args.data_dir), args.benchmark, delay_s=args.stub_delay_s)
     with tempfile.TemporaryDirectory() as state:
-        gateway, gw = start_gateway(urls, Path(state), "cost=time", token=None)
+        gateway, gw = start_gateway(urls, Path(state), "cost=time", *args.gateway_arg, token=None)
         try:
             rows = []
             for clients in (1, 8):

@@ -19,7 +19,7 @@ from messplus_core.errors import ConfigError
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
 from messplus_core.serve.config import settings_from_config
-from helpers.serve import CATS, in_process, synthetic_capture
+from helpers.serve import CATS, in_process, preset, synthetic_capture
 
 AUTH = {"Authorization": "Bearer secret"}
 
@@ -221,7 +221,6 @@ def test_stream_from_a_backend_that_does_not_stream(data, tmp_path: Path) -> Non
 
 def base_config(**overrides) -> dict:
     from helpers.config import zoo
-    from helpers.serve import preset
     cfg = {"model_zoo": {"name": "llama3", "models": [{"category": m.category, "model": m.model, "cost_rank": m.cost_rank} for m in zoo().models]},
            "routers": {"mess_plus": preset()}, "router_name": "mess_plus", "alpha": 0.5, "V": 100.0, "c": 0.005, "seed": 42,
            "backends": {c: f"http://127.0.0.1:1/{c}/v1" for c in ("small", "medium", "large")}, "cost": "time",
@@ -234,14 +233,19 @@ def base_config(**overrides) -> dict:
     ({"auth": "none", "backends": {"small": "http://x/v1"}}, "no backend URL for ['medium', 'large']"),
     ({"auth": "none", "cost": "energy"}, "cost must be time, tokens or reported"),
     ({"auth": "none", "cost": "tokens"}, "cost=tokens needs price_per_token.small"),
-    ({"auth": "none", "routers": {"mess_plus": {**base_config()["routers"]["mess_plus"], "optimism_kind": "thompson"}}}, None),
+    # accepted by the settings, refused by the service: thompson (restarts would change decisions), and the
+    # paper preset (its head needs request embeddings, which the gateway does not compute)
+    ({"auth": "none", "routers": {"mess_plus": {**base_config()["routers"]["mess_plus"], "optimism_kind": "thompson"}}},
+     "service: optimism_kind=thompson is not supported online"),
+    ({"auth": "none", "router_name": "mess_plus_paper", "routers": {"mess_plus_paper": {**preset("mess_plus_paper"), "predictor": {"name": "mlp_head", "head": {}}}}},
+     "service: only estimator=model_mean runs online so far"),
 ])
-def test_config_errors(overrides: dict, message: str | None, tmp_path: Path) -> None:
+def test_config_errors(overrides: dict, message: str, tmp_path: Path) -> None:
     cfg = base_config(**overrides)
-    if message is None:  # thompson: accepted by the settings, refused by the service (restarts would change decisions)
+    if message.startswith("service: "):
         from messplus_core.serve.config import open_service
         zoo_, policy, _ = settings_from_config(cfg)
-        with pytest.raises(ConfigError, match="thompson"):
+        with pytest.raises(ConfigError, match=message.removeprefix("service: ")):
             open_service({**cfg, "state_dir": str(tmp_path)}, zoo_, policy)
         return
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
