@@ -83,6 +83,9 @@ class RouterService:
         if settings.estimator != "model_mean":
             raise ConfigError("serve: only estimator=model_mean runs online so far (router=mess_plus); estimator=head "
                               "needs request embeddings in the gateway, which is not built yet.")
+        if settings.energy_estimate == "known":
+            raise ConfigError("serve: energy_estimate=known routes on each request's own measured cost, which a live gateway "
+                              "only knows after the backends answered; use energy_estimate=running_mean (or last).")
         if settings.optimism_kind == "thompson":
             raise ConfigError("serve: optimism_kind=thompson is not supported online: MessPlus.state_dict() does not "
                               "save the posterior generator, so a restart would change decisions. Use optimism_kind=ucb.")

@@ -239,6 +239,8 @@ def base_config(**overrides) -> dict:
      "service: optimism_kind=thompson is not supported online"),
     ({"auth": "none", "router_name": "mess_plus_paper", "routers": {"mess_plus_paper": {**preset("mess_plus_paper"), "predictor": {"name": "mlp_head", "head": {}}}}},
      "service: only estimator=model_mean runs online so far"),
+    ({"auth": "none", "routers": {"mess_plus": {**base_config()["routers"]["mess_plus"], "energy_estimate": "known"}}},
+     "service: energy_estimate=known routes on each request's own measured cost"),
 ])
 def test_config_errors(overrides: dict, message: str, tmp_path: Path) -> None:
     cfg = base_config(**overrides)
