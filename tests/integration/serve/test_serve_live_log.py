@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from messplus_core.serve.live_log import LiveSeries
-from serve_support import CATS, in_process, synthetic_capture
+from helpers.serve import CATS, in_process, synthetic_capture
 
 AUTH = {"Authorization": "Bearer secret"}
 
