@@ -164,6 +164,7 @@ def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: Co
         "time_s_per_request": float(trace.time.sum() / n),
         "explore_steps": int(trace.explored.sum()),
         "explore_energy_j": float(trace.energy[trace.explored].sum()),
+        "exploit_largest_share": exploit_largest_share(trace, len(categories)),
         "overhead_j_total": overhead,
         "overhead_j_per_request": overhead / n,
         "final_queue_ideal": float(trace.ideal_queue(spec.alpha)[-1]),
@@ -175,6 +176,21 @@ def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: Co
     row |= {k: float(v) for k, v in trace.router_report.items()}  # every key a router reports becomes a column
     row["run_id"] = spec.run_id
     return row
+
+
+def exploit_largest_share(trace: Trace, n_models: int) -> float:
+    """Share of the exploited (not explored) requests that the most expensive model served; NaN if none was exploited.
+
+    For MESS+ this is the share of exploit decisions at which the virtual queue stood above the largest model's
+    threshold: the exploit rule argmin_m V*E_m + Q*(alpha - s_hat_m) is linear in Q, so (while the largest model
+    has the highest estimate s_hat) it picks that model exactly when Q exceeds
+    max_m V*(E_L - E_m) / (s_hat_L - s_hat_m) (costs as the rule weighs them: raw, or divided by the shadow
+    price, where the switch between the two top frontier models is at Q = V). For a router without
+    explorations it equals the largest model's share of requests.
+    """
+    exploited = ~trace.explored
+    count = int(exploited.sum())
+    return float((trace.served[exploited] == n_models - 1).sum() / count) if count else float("nan")
 
 
 def history(spec: RunSpec, trace: Trace, categories: tuple[str, ...]) -> dict[str, list]:
@@ -228,6 +244,7 @@ def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict
         "time_s_per_request": time,
         "explore_steps": 0,
         "explore_energy_j": 0.0,
+        "exploit_largest_share": float(mix.probabilities[-1]),
         "overhead_j_total": 0.0,
         "overhead_j_per_request": 0.0,
         "final_queue_ideal": None,

@@ -42,6 +42,7 @@ from scipy.special import expit
 from messplus_core.core.algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
 from messplus_core.core.rng import EXPLORATION, POSTERIOR, generator
 from ..predictors.base import Predictor
+from ..predictors.quality import roc_auc
 from .base import EXPLORE, Explore, Router, RouterContext, Usage
 
 Estimator = Literal["head", "model_mean", "blend"]
@@ -527,7 +528,11 @@ class ReplayedMessPlus(Router):
 
     The replay hands the request's embedding (and, for energy_estimate=known, its own costs) to
     `decide`, and turns the engine's observations back into `learn`. It records the per-step queue
-    and p_t for plots, and the predictor's use for the engine to price.
+    and p_t for plots, and the predictor's use for the engine to price. With a predictor (estimator
+    head or blend) it also scores each label an exploration reveals before the predictor learns it, and
+    reports the held-out (prequential) ROC AUC of those scores, pooled over models, as `predictor_auc`
+    (and how many labels it rests on, `predictor_auc_labels`); that monitoring
+    inference is not charged (it is measurement, not routing).
     """
 
     def __init__(self, ctx: RouterContext, policy: MessPlus) -> None:
@@ -542,6 +547,7 @@ class ReplayedMessPlus(Router):
         self.p_trace = np.zeros(ctx.n)
         self.train_steps = np.zeros(ctx.n)
         self.inferences = np.zeros(ctx.n)
+        self.auc_pairs: tuple[list[float], list[float]] = ([], [])  # (predicted, label), scored before the predictor learns
 
     def choose(self, t: int) -> int | Explore:
         features = None if self.ctx.features is None else self.ctx.features[t]
@@ -563,6 +569,10 @@ class ReplayedMessPlus(Router):
         if satisfied is not None:
             revealed = None if labels is None else {m: float(labels[m]) for m in d.queried}
             features = None if self.ctx.features is None else self.ctx.features[t]
+            if revealed is not None and self.policy.predictor is not None:
+                predicted = self.policy.predictor.predict(np.asarray(features)[None, :])[0]
+                self.auc_pairs[0].extend(float(predicted[m]) for m in revealed)
+                self.auc_pairs[1].extend(revealed.values())
             self.train_steps[t] = self.policy.observe_feedback(d, satisfied, revealed, features)
         self.q_trace[t] = self.policy.q
 
@@ -576,4 +586,8 @@ class ReplayedMessPlus(Router):
         return Usage(inferences=self.inferences, train_steps=self.train_steps)
 
     def report(self) -> dict[str, float]:
-        return {"change_resets": float(self.policy.resets), "blend_kappa": self.policy.kappa}
+        out = {"change_resets": float(self.policy.resets), "blend_kappa": self.policy.kappa}
+        if self.policy.predictor is not None:
+            out["predictor_auc"] = roc_auc(np.array(self.auc_pairs[0]), np.array(self.auc_pairs[1]))
+            out["predictor_auc_labels"] = float(len(self.auc_pairs[1]))
+        return out

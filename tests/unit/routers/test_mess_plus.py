@@ -314,3 +314,21 @@ def test_blend_learns_a_factor_where_texts_carry_signal(data):
     trace = replay(router, stream)
     assert router.policy.kappa > 0.2
     assert trace.router_report["blend_kappa"] == router.policy.kappa
+
+
+def test_predictor_auc_is_scored_on_labels_before_the_predictor_learns_them(data):
+    from messplus_core.predictors.quality import roc_auc
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
+    assert roc_auc(np.array([0.5, 0.5]), np.array([0.0, 1.0])) == 0.5  # a tie counts half
+    assert np.isnan(roc_auc(np.array([0.2, 0.9]), np.array([1, 1])))  # one class: undefined
+    topics = np.array([t.split(" on ")[1] for t in data.texts])
+    features = (topics[:, None] == np.unique(topics)[None, :]).astype(float)  # the topic decides the labels
+    stream = make_stream(data, 42, "energy", 1.0, features)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
+    head = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.3,
+                                           "predictor": {"name": "mlp_head", "head": {}}})
+    report = replay(head, stream).router_report
+    auc, scored, labels = report["predictor_auc"], *head.auc_pairs
+    assert len(scored) == len(labels) == report["predictor_auc_labels"] > 50 and auc == roc_auc(np.array(scored), np.array(labels)) and auc > 0.6
+    means = build_router("mess_plus", ctx, {**DEFAULT, "V": 100.0, "c": 0.3})  # estimator=model_mean: no predictor
+    assert "predictor_auc" not in replay(means, stream).router_report
