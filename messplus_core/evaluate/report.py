@@ -166,7 +166,9 @@ class Outcome:
     explore_share: float = math.nan  # share of requests explored
     explore_cost_share: float = math.nan  # share of the optimised cost spent on explorations (cost=energy only)
     auc: float = math.nan  # MESS+'s predictor held-out AUC, when the run reports `predictor_auc`
+    auc_labels: float = math.nan  # labels per seed that AUC rests on (`predictor_auc_labels`)
     largest_share: float = math.nan  # share of requests the most expensive model served (explorations included)
+    queue_above: float = math.nan  # share of exploit decisions with the queue above the largest model's threshold
 
     @property
     def meets(self) -> bool:
@@ -202,9 +204,15 @@ def outcomes(rows: pd.DataFrame, columns: Sequence[Column], ctx: ReportContext,
             sat_interval=sat_iv, cost_interval=cost_iv,
             explore_share=float(group["explore_steps"].sum() / group["n_requests"].sum()),
             explore_cost_share=float(group["explore_energy_j"].sum() / energy) if energy > 0 and ctx.cost == "energy" else math.nan,
-            auc=float(group["predictor_auc"].mean()) if "predictor_auc" in group else math.nan,
-            largest_share=float(group[shares[-1]].mean()) if shares else math.nan)
+            auc=_mean(group, "predictor_auc"), auc_labels=_mean(group, "predictor_auc_labels"),
+            largest_share=float(group[shares[-1]].mean()) if shares else math.nan,
+            queue_above=_mean(group, "exploit_largest_share"))
     return out
+
+
+def _mean(group: pd.DataFrame, column: str) -> float:
+    """Mean of a column over the seeds that report it (NaN when none does, e.g. records written before it existed)."""
+    return float(group[column].mean()) if column in group and group[column].notna().any() else math.nan
 
 
 def _spread(values: pd.Series, fmt) -> str:
@@ -323,18 +331,23 @@ def best_other(result: Mapping[tuple[str, str], Outcome], bench: str) -> tuple[s
 
 
 def _why(mess: Outcome, unit: str, other: tuple[str, Outcome] | None = None) -> str:
-    """The likely reason a MESS+ run shows: how often the most expensive model served (against `other`), its
-    explorations (share of requests and of cost) and its predictor."""
+    """The likely reason a MESS+ run shows: how often the most expensive model served (against `other`), the
+    time its queue stood above the largest model's threshold (share of exploit decisions, see
+    `experiment.exploit_largest_share`), its explorations (share of requests and of cost) and its predictor's
+    held-out AUC (where the run reports one)."""
     bits = []
     theirs = other[1].largest_share if other and math.isfinite(other[1].largest_share) else 0.0
     if math.isfinite(mess.largest_share) and mess.largest_share > theirs + 0.01:  # only where it tells them apart
         against = f" ({other[0]}: {theirs:.0%})" if other else ""
         bits.append(f"the most expensive model served {mess.largest_share:.0%} of requests{against}")
+    if math.isfinite(mess.queue_above):
+        bits.append(f"queue above the largest model's threshold in {mess.queue_above:.0%} of exploit decisions")
     bits.append(f"explored {mess.explore_share:.0%} of requests")
     if math.isfinite(mess.explore_cost_share):
         bits[-1] += f", {mess.explore_cost_share:.0%} of its cost"
     if math.isfinite(mess.auc):
-        bits.append(f"predictor AUC {mess.auc:.2f}")
+        on = f" on {mess.auc_labels:.0f} labels a seed" if math.isfinite(mess.auc_labels) else ""
+        bits.append(f"predictor held-out AUC {mess.auc:.2f}{on}")
     return "; ".join(bits)
 
 
@@ -396,7 +409,14 @@ def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column
     if mess_entries:
         lines += ["", "### MESS+ against the best other router", "",
                   "Best other: the cheapest router (not a bound) whose mean satisfaction meets α; "
-                  "if none does, the most satisfying one.", ""]
+                  "if none does, the most satisfying one. Likely reasons, from the MESS+ runs (means over seeds): "
+                  "the most expensive model's share of requests (beside the best other's, where MESS+'s is higher); "
+                  "*queue above the largest model's threshold*: the share of exploit (not exploration) decisions at "
+                  "which the virtual queue Q exceeded the point where the exploit rule V·E_m + Q·(α − ŝ_m) switches "
+                  "to the most expensive model, i.e. exploit decisions that served it; explorations as a share of "
+                  "requests and of the cost; the predictor's held-out AUC (each label an "
+                  "exploration reveals, scored before the predictor learns it, pooled over models; presets with a "
+                  "per-request predictor only; few labels make it noisy).", ""]
         lines += versus_table(rows, columns, ctx, result)
     for bound, what in (("static_optimum", "static optimum"), ("oracle", "oracle")):
         if (rows["entry"] == bound).any():
@@ -487,8 +507,9 @@ def against_paper(frame: pd.DataFrame, columns: Sequence[Column], ctx: ReportCon
         lines += ["", f"| stream | paper's entry | ours | paper satisfaction | ours | ratio | paper {ctx.cost_unit}/request | "
                       "ours | ratio |", "|---|---|---|---|---|---|---|---|---|"] + table
     else:
-        lines += ["", "No per-benchmark figure of the paper is held in the data file for the benchmarks that ran, "
-                      "so nothing is compared here (see the file's note)."]
+        lines += ["", "**The paper's figures are missing**: the data file holds no per-benchmark figure of the paper for "
+                      "the benchmarks that ran, so nothing is compared here. Why, and how to fill it: the note above "
+                      "(`conf/paper/<zoo>.yaml`)."]
     return lines
 
 
