@@ -11,6 +11,7 @@ single models). Drawn at the alpha that ran and at each MESS+ router's table
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +30,8 @@ from messplus_core.core.uncertainty import combined_interval  # noqa: E402
 ROUTER_SLOTS = {"mess_plus": 0, "mess_plus_paper": 2, "educated_guess": 4, "threshold_2model": 6,
                 "cheapest_above_threshold": 8, "knn": 10, "oracle": 14, "static_optimum": 15}
 MAX_COLS = 4
+TITLE_FONT = 10
+LEGEND_FONT = 7
 
 
 def router_color(router: str, categories: Sequence[str]) -> Any:
@@ -45,13 +48,17 @@ def router_color(router: str, categories: Sequence[str]) -> Any:
 
 
 def _panels(n: int, title: str, subtitle: str, legend_rows: int = 1):
+    """A figure of n panels (at most MAX_COLS a row) titled `title`; the subtitle (settings) wraps to the width."""
     cols = min(MAX_COLS, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.3 * cols), 3.4 * rows + 0.9 + 0.25 * legend_rows),
+    width = max(5.0, 4.3 * cols)
+    # ~0.6 em per character at 10 pt: the longest line that fits 95% of the width
+    lines = textwrap.wrap(subtitle, width=int(0.95 * width / (0.6 * TITLE_FONT / 72)), break_on_hyphens=False) or [""]
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.4 * rows + 0.9 + 0.18 * len(lines) + 0.25 * legend_rows),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
+    fig.suptitle("\n".join([title, *lines]), fontsize=TITLE_FONT)
     return fig, list(axes.flat[:n])
 
 
@@ -62,8 +69,15 @@ def _legend(fig, axes) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        ncol = min(len(handles), max(2, 3 * min(MAX_COLS, len(axes))))
-        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", fontsize=LEGEND_FONT, frameon=False,
+                   ncol=legend_columns(list(handles), fig.get_figwidth()))
+
+
+def legend_columns(labels: Sequence[str], width_in: float, fontsize: float = 7.0) -> int:
+    """Legend columns that fit the figure's width: each entry takes its handle and padding (~0.6 in) plus its
+    text (~0.6 em per character), and the longest entry sets the column width; the rest wrap onto more rows."""
+    entry_in = 0.6 + 0.6 * fontsize / 72 * max(map(len, labels))
+    return max(1, min(len(labels), int(0.95 * width_in // entry_in)))
 
 
 def _save(fig, path: Path) -> Path:
@@ -95,12 +109,14 @@ def _runs(records: Sequence[dict[str, Any]], name: str, alpha: float, ctx: Repor
     out = [r for r in records if r["row"]["benchmark"] == name and abs(r["row"]["alpha"] - alpha) < 1e-12
            and _at_setting(r["row"], ctx)]
 
-    def key(rec: dict[str, Any]) -> tuple:
-        router = rec["row"]["router"]
-        cat = router.split(":", 1)[1] if router.startswith("single_model:") else None
-        rank = list(categories).index(cat) if cat in categories else -1
-        return not is_mess_plus(router), cat is not None, rank, router, rec["row"]["seed"]
-    return sorted(out, key=key)
+    return sorted(out, key=lambda rec: (*_order(rec["row"]["router"], categories), rec["row"]["seed"]))
+
+
+def _order(router: str, categories: Sequence[str]) -> tuple:
+    """Legend order: MESS+ routers, other routers, single models cheapest first, the bounds last."""
+    cat = router.split(":", 1)[1] if router.startswith("single_model:") else None
+    rank = list(categories).index(cat) if cat in categories else -1
+    return not is_mess_plus(router), router in ("static_optimum", "oracle"), cat is not None, rank, router
 
 
 def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categories: Sequence[str]) -> None:
@@ -165,7 +181,7 @@ def _mess_plus_plots(runs: dict[str, list[dict[str, Any]]], alphas: dict[str, fl
 
     for router in mess_routers:
         fig, axes = _panels(len(benchmarks), f"{router}: model mix so far",
-                            "first seed; an exploration is served by the largest model")
+                            "first seed; explorations included, served as the preset's explore_serve says")
         for ax, bench in zip(axes, benchmarks):
             mine = [r for r in runs[bench.name] if r["row"]["router"] == router]
             if mine:
@@ -187,7 +203,7 @@ def cost_vs_satisfaction(records: Sequence[dict[str, Any]], frame: pd.DataFrame,
                         f"mean over seeds, bars: 95% interval; {_settings_text(ctx)}", legend_rows=2)
     for ax, bench in zip(axes, benchmarks):
         part = frame[(frame["benchmark"] == bench.name) & frame.apply(lambda r: _at_setting(r, ctx), axis=1)]
-        for router, group in part.groupby("router", sort=False):
+        for router, group in sorted(part.groupby("router", sort=False), key=lambda rg: _order(rg[0], categories)):
             pts = []
             for alpha, rows in group.groupby("alpha"):
                 reps = [boot.get(rid) for rid in rows["run_id"]]
@@ -205,8 +221,10 @@ def cost_vs_satisfaction(records: Sequence[dict[str, Any]], frame: pd.DataFrame,
             for alpha, x, y, iv in pts:
                 if iv is not None:
                     ax.plot([x, x], [iv.low, iv.high], color=color, lw=0.8)
-                if is_mess_plus(router) or router in ("static_optimum", "oracle"):
-                    ax.annotate(f"{alpha:g}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6, color=color)
+                if is_mess_plus(router) or router in ("static_optimum", "oracle"):  # bounds label below-left, routers above-right
+                    bound = router in ("static_optimum", "oracle")
+                    ax.annotate(f"{alpha:g}", (x, y), textcoords="offset points", xytext=(-3, -8) if bound else (3, 3),
+                                ha="right" if bound else "left", fontsize=6, color=color)
         for alpha in sorted(part["alpha"].unique()):
             ax.axhline(alpha, color="grey", lw=0.5, zorder=0)
         log_scale = bool((part[column] > 0).all())  # a zero cost (e.g. unmeasured times) cannot go on a log axis
