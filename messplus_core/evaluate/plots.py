@@ -53,13 +53,26 @@ def _panels(n: int, title: str, subtitle: str, legend_rows: int = 1):
     rows = math.ceil(n / cols)
     width = max(5.0, 4.3 * cols)
     # ~0.6 em per character at 10 pt: the longest line that fits 95% of the width
-    lines = textwrap.wrap(subtitle, width=int(0.95 * width / (0.6 * TITLE_FONT / 72)), break_on_hyphens=False) or [""]
+    lines = wrap_settings(subtitle, int(0.95 * width / (0.6 * TITLE_FONT / 72)))
     fig, axes = plt.subplots(rows, cols, figsize=(width, 3.4 * rows + 0.9 + 0.18 * len(lines) + 0.25 * legend_rows),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle("\n".join([title, *lines]), fontsize=TITLE_FONT)
     return fig, list(axes.flat[:n])
+
+
+def wrap_settings(text: str, width: int) -> list[str]:
+    """Lines of at most `width` characters, broken between "; "-separated settings where one fits, else between words."""
+    lines: list[str] = []
+    for part in text.split("; "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "; " + part
+        else:
+            if lines:
+                lines[-1] += ";"
+            lines += textwrap.wrap(part, width=width, break_on_hyphens=False) or [""]
+    return lines or [""]
 
 
 def _legend(fig, axes) -> None:
@@ -230,6 +243,7 @@ def cost_vs_satisfaction(records: Sequence[dict[str, Any]], frame: pd.DataFrame,
         log_scale = bool((part[column] > 0).all())  # a zero cost (e.g. unmeasured times) cannot go on a log axis
         ax.set(xlabel=f"cost per request ({ctx.cost_unit}{', log' if log_scale else ''})", ylabel="satisfaction",
                xscale="log" if log_scale else "linear")
+        ax.margins(x=0.12, y=0.08)  # room for the alpha labels beside the outermost points
         ax.set_title(bench.name, fontsize=9)
     _legend(fig, axes)
     return _save(fig, out_dir / "cost_vs_satisfaction.png")

@@ -125,3 +125,11 @@ def test_legend_wraps_to_the_figure_width():
     assert legend_columns(labels, 8.6) == 4  # 6 entries of ~1.9 in each (23 characters) do not fit one row of 8.6 in
     assert legend_columns(labels, 17.2) == 6
     assert legend_columns(["a"], 5.0) == 1
+
+
+def test_subtitles_break_between_settings():
+    from messplus_core.plots import wrap_settings
+    text = "mean over seeds; mess_plus V=100, c=0.005; mess_plus_paper V=0.0001, c=0.1"
+    assert wrap_settings(text, 200) == [text]
+    assert wrap_settings(text, 45) == ["mean over seeds; mess_plus V=100, c=0.005;", "mess_plus_paper V=0.0001, c=0.1"]
+    assert all(len(line) <= 10 for line in wrap_settings("a very long setting without breaks", 10))
