@@ -268,15 +268,15 @@ def write_scenario_plots(records: Sequence[dict[str, Any]], name: str, alpha: fl
     for ax, router in zip(axes[1:], mess_routers):
         model_mix(ax, next(r for r in runs if r["row"]["router"] == router), categories)
         ax.set_title(f"{router}: model mix", fontsize=9)
-    n_shown = n_total - offset
     ends = [start for _, start in boundaries[1:]] + [n_total]
     for ax in axes:
         for (part, start), end in zip(boundaries, ends):
             lo, hi = max(start - offset, 0), end - offset
             if start - offset > 0:
                 ax.axvline(start - offset, color="k", ls=":", lw=1)
-            if hi - lo >= 0.08 * n_shown:  # name a part where its stretch leaves room for the name
-                ax.annotate(part, ((lo + hi) / 2, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -10),
-                            textcoords="offset points", fontsize=7, ha="center")
+            if hi > lo:  # the part's name runs down just right of where it starts: no overlap however short the part
+                ax.annotate(part, (lo, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3), textcoords="offset points",
+                            fontsize=7, rotation=90, ha="left", va="top",
+                            bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0))
     _legend(fig, axes)
     return [_save(fig, out_dir / f"scenario_{name}.png")]
