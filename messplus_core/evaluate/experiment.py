@@ -184,9 +184,10 @@ def exploit_largest_share(trace: Trace, n_models: int) -> float:
     For MESS+ this is the share of exploit decisions at which the virtual queue stood above the largest model's
     threshold: the exploit rule argmin_m V*E_m + Q*(alpha - s_hat_m) is linear in Q, so (while the largest model
     has the highest estimate s_hat) it picks that model exactly when Q exceeds
-    max_m V*(E_L - E_m) / (s_hat_L - s_hat_m) (costs as the rule weighs them: raw, or divided by the shadow
-    price, where the switch between the two top frontier models is at Q = V). For a router without
-    explorations it equals the largest model's share of requests.
+    max_m V*(E_L - E_m) / (s_hat_L - s_hat_m), costs as the rule weighs them (raw, or divided by the shadow price
+    lambda: then the threshold is V times the frontier's last slope over lambda, i.e. V when alpha lies on the
+    segment into the largest model and above V otherwise). For a router without explorations it equals the
+    largest model's share of requests; for the static optimum, the largest model's weight in the mixture.
     """
     exploited = ~trace.explored
     count = int(exploited.sum())
