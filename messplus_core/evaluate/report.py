@@ -366,6 +366,8 @@ def verdict(name: str, mess: Outcome, other: tuple[str, Outcome] | None, unit: s
     ratio = mess.cost / o.cost if o.cost > 0 else math.inf
     if ratio <= 1:
         return f"{name} wins: {other_name} costs {1 / ratio:.2f}× as much ({num(o.cost)} vs {num(mess.cost)} {unit})"
+    if ratio < 1.005:  # shown as 1.00×: not a loss worth a reason
+        return f"{name} ties with {other_name}: costs within 0.5% ({num(mess.cost)} vs {num(o.cost)} {unit})"
     robust = (f"; but {other_name} meets α in only {o.seeds_met}/{o.seeds} seeds, {name} in all"
               if mess.seeds_met == mess.seeds and o.seeds_met < o.seeds else "")
     return (f"**{name} loses to {other_name}** by {ratio:.2f}× ({num(mess.cost)} vs {num(o.cost)} {unit}){robust}; "

@@ -97,6 +97,8 @@ def test_a_loss_names_the_queue_time_above_the_largest_models_threshold_and_the_
     assert line.startswith("**mess_plus loses to knn** by 2.00×")
     assert ("the most expensive model served 40% of requests (knn: 10%); queue above the largest model's threshold "
             "in 37% of exploit decisions; explored 5% of requests, 20% of its cost; predictor held-out AUC 0.71 on 240 labels a seed") in line
+    tie = verdict("mess_plus", Outcome(0.82, 150.4, 0.0, seeds_met=3, seeds=3, alpha=0.8), other, "J")
+    assert tie.startswith("mess_plus ties with knn: costs within 0.5%")
     miss = verdict("mess_plus", Outcome(0.7, 100.0, 0.0, seeds_met=0, seeds=3, alpha=0.8, explore_share=0.1), other, "J")
     assert "misses α=0.8" in miss and "queue above" not in miss and "AUC" not in miss  # nothing reported: nothing said
 
