@@ -89,7 +89,7 @@ def test_against_the_paper_on_the_published_capture_layout(tmp_path):
 
 
 def test_a_loss_names_the_queue_time_above_the_largest_models_threshold_and_the_predictor_auc():
-    from messplus_core.report import verdict
+    from messplus_core.evaluate.report import verdict
     mess = Outcome(0.82, 300.0, 0.0, seeds_met=3, seeds=3, alpha=0.8, explore_share=0.05, explore_cost_share=0.2,
                    auc=0.71, auc_labels=240, largest_share=0.4, queue_above=0.37)
     other = ("knn", Outcome(0.81, 150.0, 0.0, seeds_met=3, seeds=3, alpha=0.8, largest_share=0.1))
@@ -107,7 +107,7 @@ def test_exploit_largest_share_counts_exploit_decisions_only():
     from types import SimpleNamespace
 
     import numpy as np
-    from messplus_core.experiment import exploit_largest_share
+    from messplus_core.evaluate.experiment import exploit_largest_share
     trace = SimpleNamespace(served=np.array([2, 2, 0, 1, 2, 2]), explored=np.array([True, False, False, False, False, True]))
     assert exploit_largest_share(trace, 3) == 0.5  # exploits: 2, 0, 1, 2
     assert np.isnan(exploit_largest_share(SimpleNamespace(served=np.array([2]), explored=np.array([True])), 3))
@@ -115,14 +115,14 @@ def test_exploit_largest_share_counts_exploit_decisions_only():
 
 def test_without_the_papers_figures_the_section_says_they_are_missing():
     import pandas as pd
-    from messplus_core.report import Column, ReportContext, against_paper
+    from messplus_core.evaluate.report import Column, ReportContext, against_paper
     lines = against_paper(pd.DataFrame(), [Column("boolq", 0.8)], ReportContext(paper={"source": "MESS+", "note": "why"}))
     text = "\n".join(lines)
     assert "**The paper's figures are missing**" in text and "why" in text and "| stream |" not in text
 
 
 def test_legend_wraps_to_the_figure_width():
-    from messplus_core.plots import legend_columns
+    from messplus_core.evaluate.plots import legend_columns
     labels = [f"mess_plus_paper, seed {s}" for s in (42, 43, 44)] + [f"mess_plus, seed {s}" for s in (42, 43, 44)]
     assert legend_columns(labels, 8.6) == 4  # 6 entries of ~1.9 in each (23 characters) do not fit one row of 8.6 in
     assert legend_columns(labels, 17.2) == 6
@@ -130,7 +130,7 @@ def test_legend_wraps_to_the_figure_width():
 
 
 def test_subtitles_break_between_settings():
-    from messplus_core.plots import wrap_settings
+    from messplus_core.evaluate.plots import wrap_settings
     text = "mean over seeds; mess_plus V=100, c=0.005; mess_plus_paper V=0.0001, c=0.1"
     assert wrap_settings(text, 200) == [text]
     assert wrap_settings(text, 45) == ["mean over seeds; mess_plus V=100, c=0.005;", "mess_plus_paper V=0.0001, c=0.1"]
