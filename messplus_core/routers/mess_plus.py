@@ -529,7 +529,8 @@ class ReplayedMessPlus(Router):
     The replay hands the request's embedding (and, for energy_estimate=known, its own costs) to
     `decide`, and turns the engine's observations back into `learn`. It records the per-step queue
     and p_t for plots, and the predictor's use for the engine to price. With a predictor (estimator
-    head or blend) it also scores each label an exploration reveals before the predictor learns it, and
+    head or blend) it also scores each label a request reveals for the models it queried (explorations, and
+    side queries where on) before the predictor learns it, and
     reports the held-out (prequential) ROC AUC of those scores, pooled over models, as `predictor_auc`
     (and how many labels it rests on, `predictor_auc_labels`); that monitoring
     inference is not charged (it is measurement, not routing).
