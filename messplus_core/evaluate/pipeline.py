@@ -18,7 +18,7 @@ import numpy as np
 
 from messplus_core.core.stream import labelled_training_requests
 from messplus_core.data.capture_csv import CaptureData, available_benchmarks, check_manifest_zoo, load_capture
-from messplus_core.data.embeddings import EMBEDDING_RECIPE, cached_embeddings, check_encoder_available
+from messplus_core.data.embeddings import cached_embeddings, check_encoder_available, recipe_identity
 from messplus_core.data.scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
 from messplus_core.errors import CaptureError, ConfigError, config_errors
 from messplus_core.evaluate.experiment import RunSpec, static_optimum_row
@@ -95,7 +95,7 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
         check_manifest_zoo(data_dir, zoo)
     # What a run's result depends on besides its RunSpec fields and its data (whose digest each spec gets once
     # loaded): the cost optimised and, for routers that read embeddings, the encoder and how it is applied.
-    settings = {"cost": cost, "encoder": predictor.get("encoder"), "embedding_recipe": EMBEDDING_RECIPE}
+    settings = {"cost": cost, "encoder": predictor.get("encoder"), "embedding_recipe": recipe_identity(predictor.get("encoder"))}
     split = SplitProtocol.from_config(cfg.get("split"), list(routers))
     scenarios = scenarios_from_mapping(cfg.get("scenarios"), benchmarks)
     specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
@@ -288,8 +288,7 @@ def stream_features(p: EvaluationPlan, datasets: dict[str, CaptureData], encoder
     features: dict[str, np.ndarray | None] = {}
     for name, data in datasets.items():
         if name not in concatenated:
-            features[name], hit = cached_embeddings(data.texts, encoder, cache_dir)
-            log.info("%s: embeddings %s", name, "from cache" if hit else "computed and cached")
+            features[name], _ = cached_embeddings(data.texts, encoder, cache_dir, label=name)  # logs hit or throughput
     for name, sc in concatenated.items():
         features[name] = np.concatenate([features[part.name] for part in sc.parts])
     return features

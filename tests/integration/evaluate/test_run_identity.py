@@ -1,5 +1,6 @@
 """Run identity: a run is reused only for the same data, settings and code; results.csv holds this invocation's grid."""
 
+import dataclasses
 import logging
 import shutil
 
@@ -65,23 +66,16 @@ def test_run_id_covers_the_code_version_the_data_and_the_embedding_recipe(tmp_pa
     monkeypatch.undo()
 
     from messplus_core.data import embeddings
-    from messplus_core.evaluate import pipeline
 
     root = write_capture(tmp_path / "data", boolq(40, 0))
     cfg = config(f"data_dir={root}", "benchmark=boolq", "logger=none")
     mess = {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus_paper"}  # reads embeddings
     oracle = {s.config_hash for s in plan(cfg).specs if s.router == "oracle"}
-    monkeypatch.setattr(pipeline, "EMBEDDING_RECIPE", "another recipe")
+    assert {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus_paper"} == mess  # deterministic
+    recipe = embeddings.embedding_recipe(embeddings.BUNDLED_MINILM)
+    monkeypatch.setattr(embeddings, "embedding_recipe", lambda encoder: dataclasses.replace(recipe, max_tokens=512))
     assert {s.config_hash for s in plan(cfg).specs if s.router == "mess_plus_paper"} != mess
     assert {s.config_hash for s in plan(cfg).specs if s.router == "oracle"} == oracle  # does not read embeddings
-    assert embeddings.cache_path(tmp_path, "enc", ["a"]) != _cache_path_with_recipe(monkeypatch, tmp_path, "other")
-
-
-def _cache_path_with_recipe(monkeypatch, tmp_path, recipe):
-    from messplus_core.data import embeddings
-
-    monkeypatch.setattr(embeddings, "EMBEDDING_RECIPE", recipe)
-    return embeddings.cache_path(tmp_path, "enc", ["a"])
 
 
 @pytest.mark.parametrize("key", ["calibrated_value", "custom_score"])
