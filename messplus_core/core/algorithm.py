@@ -32,7 +32,15 @@ def queue_path(alpha: float, satisfied: np.ndarray) -> np.ndarray:
 
 
 def exploit_choice(v: float, cost_estimate: Sequence[float], q: float, alpha: float, s_hat: Sequence[float]) -> int:
-    """argmin_m V*E_m + Q*(alpha - s_hat_m); models are cheapest first, so ties go to the cheaper one."""
+    """argmin_m V*E_m + Q*(alpha - s_hat_m), the drift-plus-penalty exploit rule of MESS+ (Lyapunov optimisation).
+
+    cost_estimate (M,) E_m and s_hat (M,) predicted satisfaction in [0, 1], in the zoo's order (cheapest
+    first, so ties go to the cheaper model). alpha and s_hat are fractions and Q is a sum of per-request
+    deficits, so Q*(alpha - s_hat) is in requests, and V*E_m must be too: with raw costs E_m is in J (or s,
+    or $) per request and V in requests per J (the paper's V = 1e-4 on joules); with costs divided by the
+    shadow price E_m is a fraction and V is in requests (the queue length at which the rule steps up to the
+    next frontier model). Returns the model index in [0, M).
+    """
     best, best_score = 0, v * cost_estimate[0] + q * (alpha - s_hat[0])
     for m in range(1, len(cost_estimate)):
         score = v * cost_estimate[m] + q * (alpha - s_hat[m])

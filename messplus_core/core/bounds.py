@@ -21,6 +21,8 @@ from scipy.optimize import linprog
 
 @dataclass(frozen=True)
 class Mixture:
+    """A fixed routing distribution over the zoo (`static_mixture`'s answer), in the cost unit it was given."""
+
     probabilities: np.ndarray  # (M,)
     expected_satisfaction: float
     expected_cost: float  # per request
@@ -28,7 +30,13 @@ class Mixture:
 
 
 def static_mixture(mean_satisfaction: np.ndarray, mean_cost: np.ndarray, alpha: float) -> Mixture:
-    """min_p p.cost  s.t.  p.satisfaction >= alpha, sum p = 1, p >= 0 (solved exactly by HiGHS)."""
+    """The static optimum: min_p p.cost  s.t.  p.satisfaction >= alpha, sum p = 1, p >= 0.
+
+    mean_satisfaction, mean_cost: (M,) per-model means (satisfaction in [0, 1]; cost per request in any unit:
+    J, s or $); alpha in [0, 1]. Solved exactly by scipy's `linprog` (HiGHS). An alpha above every model's mean
+    is infeasible: the most satisfying model (cheapest among ties) is returned with `feasible=False`.
+    Raises RuntimeError if HiGHS fails on a feasible alpha (not expected; its message is kept).
+    """
     sat = np.asarray(mean_satisfaction, dtype=np.float64)
     cost = np.asarray(mean_cost, dtype=np.float64)
     m = len(sat)
@@ -48,6 +56,8 @@ def static_mixture(mean_satisfaction: np.ndarray, mean_cost: np.ndarray, alpha: 
 
 @dataclass(frozen=True)
 class Assignment:
+    """One model per request (the oracle's answer): `satisfaction` is the mean, `cost` the total over N requests."""
+
     models: np.ndarray  # (N,) model index per request
     satisfaction: float
     cost: float  # total

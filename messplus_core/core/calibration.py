@@ -28,6 +28,8 @@ CHUNK = 256  # candidate settings scored at once (bounds memory at CHUNK x n_tra
 
 @dataclass(frozen=True)
 class Calibration:
+    """The calibrated knob of a learned router and how the rule fared on the training part (cost per request)."""
+
     value: float  # the chosen knob setting
     train_satisfaction: float  # mean satisfaction of the rule on the training part
     train_cost: float  # mean cost per request of the rule on the training part

@@ -41,6 +41,16 @@ class Trace:
 
 
 def replay(router: Router, stream: Stream, prices: OverheadPrices = OverheadPrices()) -> Trace:
+    """Drive `router` over every request of `stream` (N requests, M models) and charge what it ran.
+
+    Per step t: `router.choose(t)`; a model index is served and charged alone; EXPLORE or an `Explore` charges
+    the sum of the queried models' cost (the stream's cost unit), energy (J) and time (s) and, where request t
+    has feedback, reveals their (M,) labels (NaN for models not queried). Then `router.observe` receives the
+    served model, its satisfaction (None without feedback), the revealed labels and the observed costs.
+    After the stream, the router's `usage()` is priced at `prices` (J) and added to the energy.
+    Returns a `Trace` of length-N arrays. Raises ValueError when the router names a model outside 0..M-1 or
+    explores without serving a queried model.
+    """
     n, m = stream.n, stream.n_models
     largest = m - 1
     labels = stream.labels.tolist()

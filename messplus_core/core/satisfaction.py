@@ -70,6 +70,7 @@ class Satisfaction:
 
     @property
     def graded(self) -> bool:
+        """True: satisfaction is a score in [0, 1]; False: a 0/1 label."""
         return self.kind == "graded"
 
     @property
@@ -78,6 +79,8 @@ class Satisfaction:
         return self.metric in GRADED_METRICS
 
     def score(self, hypothesis: str, reference: str) -> float:
+        """This metric's score in [0, 1] of a generated text against its reference (computed metrics only:
+        KeyError for lm-eval's own `acc`/`acc_norm`, which come with the capture)."""
         return GRADED_METRICS[self.metric](hypothesis, reference)
 
     @classmethod

@@ -25,6 +25,11 @@ CostKind = Literal["energy", "time"]
 
 @dataclass(frozen=True)
 class Stream:
+    """One benchmark's N requests in replay order, M models cheapest first, and who gives feedback.
+
+    `labels` is int8 0/1, or float scores in [0, 1] for graded satisfaction. Built by `make_stream`.
+    """
+
     benchmark: str
     categories: tuple[str, ...]
     seed: int
@@ -38,10 +43,12 @@ class Stream:
 
     @property
     def n(self) -> int:
+        """N, the number of requests."""
         return len(self.order)
 
     @property
     def n_models(self) -> int:
+        """M, the number of zoo models."""
         return len(self.categories)
 
 

@@ -39,10 +39,13 @@ def bootstrap_means(values: np.ndarray, seed: int, replicates: int = REPLICATES)
 
 @dataclass(frozen=True)
 class Interval:
+    """A closed interval [low, high] of a mean, in the unit of the values it was computed from."""
+
     low: float
     high: float
 
     def contains(self, x: float) -> bool:
+        """low <= x <= high, with 1e-12 of slack for float round-off."""
         return self.low - 1e-12 <= x <= self.high + 1e-12
 
 
