@@ -73,6 +73,7 @@ class LoadReport:
     label_source: str = "label_X"  # or the metric column used where label_X is absent
 
     def describe(self, benchmark: str) -> str:
+        """One log line: rows, files, unique docs, and each merge, drop or missing cost that happened."""
         text = f"{benchmark}: {self.rows} rows from {len(self.files)} file(s), {self.unique_docs} unique docs"
         if self.dropped_rows:
             text += f"; dropped {self.dropped_rows} incomplete rows (drop_incomplete=true)"
@@ -107,9 +108,11 @@ class CaptureData:
 
     @property
     def n(self) -> int:
+        """N, the number of unique requests."""
         return len(self.doc_ids)
 
     def cost(self, kind: CostKind) -> np.ndarray:
+        """(N, M) float64 per-request cost of each model: `energy` in J or `time` in s (NaN where unmeasured)."""
         return self.energy if kind == "energy" else self.time
 
 
@@ -147,6 +150,7 @@ def capture_files(data_dir: Path, benchmark: str) -> list[Path]:
 
 
 def available_benchmarks(data_dir: Path) -> list[str]:
+    """Sorted names with data in `data_dir`: each `<name>.csv` and each folder holding CSV shards ([] if no folder)."""
     if not data_dir.is_dir():
         return []
     names = {p.stem for p in data_dir.glob("*.csv")}
@@ -351,7 +355,16 @@ def _refuse_incomplete(frame: pd.DataFrame, files: list[Path], spec: BenchmarkSp
 
 def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost: CostKind = "energy",
                  drop_incomplete: bool = False) -> CaptureData:
-    """Read, validate and de-duplicate one benchmark's capture (see the module docstring for the rules)."""
+    """Read, validate and de-duplicate one benchmark's capture (see the module docstring for the rules).
+
+    Reads `<data_dir>/<spec.name>.csv`, or the CSV shards in `<data_dir>/<spec.name>/`, with one label, energy
+    (J) and time (s) column per category of `zoo`. Returns a `CaptureData` of the N unique requests sorted by
+    doc_id: labels (N, M) int8 (float64 scores for a graded benchmark), energy and time (N, M) float64.
+    `cost` is the cost routers optimise: it must be present in every row (`drop_incomplete=True` drops and
+    counts rows lacking it or a label instead). Raises CaptureError (file, line, doc_id and fix named) for
+    missing files or columns, unreadable CSVs, bad values, conflicting repeats of a doc_id and rows without
+    the optimised cost.
+    """
     data_dir = Path(data_dir)
     files = capture_files(data_dir, spec.name)
     parts = [_read_file(p, i, zoo, spec) for i, p in enumerate(files)]

@@ -25,6 +25,8 @@ NO_SCENARIO = "none"
 
 @dataclass(frozen=True)
 class Scenario:
+    """One scenario: a concatenated stream (`parts`) or the selected benchmarks replayed under changed conditions."""
+
     name: str
     parts: tuple[BenchmarkSpec, ...]  # concatenated into one stream named after the scenario; empty: each selected benchmark
     alpha: float | None  # None: each benchmark's alphas, as in the main grid
@@ -62,6 +64,7 @@ class Scenario:
         return {"parts": [p.name for p in self.parts], "shuffle": self.shuffle}
 
     def describe(self) -> str:
+        """One line for the report, e.g. "arc_challenge → piqa, in capture order, not shuffled, α=0.7"."""
         bits = [" → ".join(p.name for p in self.parts) if self.parts else "each selected benchmark"]
         bits.append("in capture order, not shuffled" if not self.shuffle else "shuffled per seed")
         if self.alpha is not None:
