@@ -36,6 +36,8 @@ RESULT_VERSION = 2
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run of the grid: a router at one (benchmark, alpha, seed, split, V, c); its fields are its identity."""
+
     benchmark: str
     router: str  # registry name
     alpha: float
@@ -53,15 +55,18 @@ class RunSpec:
 
     @property
     def label(self) -> str:
+        """The router's results label: `single_model:<category>` for a single model, else the router name."""
         return f"{self.router}:{self.model}" if self.model else self.router
 
     @property
     def run_id(self) -> str:
+        """16 hex digits of SHA-1 over every field and RESULT_VERSION: equal ids mean a stored run may be reused."""
         identity = asdict(self) | {"result_version": RESULT_VERSION}
         return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
+    """12 hex digits of SHA-1 over `settings` as sorted JSON (non-JSON values by str): RunSpec.config_hash."""
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -150,6 +155,10 @@ def _base_row(spec: RunSpec, cost: CostKind) -> dict[str, Any]:
 
 
 def summarize(spec: RunSpec, trace: Trace, categories: tuple[str, ...], cost: CostKind) -> dict[str, Any]:
+    """One results.csv row of a replay: the spec's fields, mean satisfaction, whether it met alpha, energy (J)
+    and time (s) totals and per request, explorations, the router's own overhead (J), the ideal queue's final
+    value, each model's share of served requests, every scalar of the router's `report()`, and the run_id.
+    Raises ValueError when a report key clashes with a results column."""
     n = len(trace.served)
     satisfaction = float(trace.satisfied.mean())
     shares = np.bincount(trace.served, minlength=len(categories)) / n

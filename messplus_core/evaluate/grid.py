@@ -35,6 +35,8 @@ def _per_preset(axis: str, values: Any, override: Any) -> dict[str, list[float]]
 
 @dataclass(frozen=True)
 class SweepAxes:
+    """The sweep's axes after the command line's overrides: alphas, V and c per MESS+ preset, seeds, feedback rate."""
+
     alphas: str | list[float]  # "default", "sweep" or explicit values
     V: dict[str, list[float]]  # per MESS+ preset: the default's V counts requests, the paper's weighs raw cost
     c: dict[str, list[float]]
@@ -64,6 +66,7 @@ class SweepAxes:
         return axes
 
     def validate(self) -> None:
+        """Raise ConfigError for an alpha outside (0, 1), V or c <= 0, a feedback rate outside (0, 1], no seeds."""
         if not isinstance(self.alphas, str):
             for a in self.alphas:
                 check_alpha(a)
@@ -79,6 +82,7 @@ class SweepAxes:
             raise ConfigError("no seeds: give sweep.seeds or seed=<int>.")
 
     def alphas_for(self, bench: BenchmarkSpec) -> list[float]:
+        """The alphas run on `bench`: its own `alpha` (default), its `alpha_sweep` (sweep), or the given list."""
         if self.alphas == "default":
             return [bench.alpha]
         if self.alphas == "sweep":
@@ -131,6 +135,8 @@ class SplitProtocol:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, routers: Sequence[str]) -> "SplitProtocol":
+        """From the `split` config node. Raises ConfigError for an `enabled` other than auto/true/false, a
+        train_fraction outside (0, 1), or offline routers selected with the protocol turned off."""
         cfg = cfg or {}
         offline = sorted(OFFLINE_ROUTERS & set(routers))
         enabled = cfg.get("enabled", "auto")
@@ -172,6 +178,8 @@ class StreamPlan:
 
 
 def stream_plans(benchmarks: Sequence[BenchmarkSpec], axes: SweepAxes, scenarios: Sequence[Scenario] = ()) -> list[StreamPlan]:
+    """The grid's streams: each benchmark of the main grid, then each scenario's (its concatenation, or every
+    benchmark under its conditions). Raises ConfigError when a concatenated scenario is named like a benchmark."""
     plans = [StreamPlan(NO_SCENARIO, b.name, axes.alphas_for(b), axes.feedback_rate) for b in benchmarks]
     names = {b.name for b in benchmarks}
     for sc in scenarios:

@@ -62,6 +62,8 @@ class WandbLogger:
         self._child.start()
 
     def wait(self) -> None:
+        """Block until the logging process ends; then `run_dir`, `mode` and `error` say where the run went or
+        why it failed (never raises: a logging failure must not fail the evaluation). No-op if not started."""
         if self._child is not None:
             started = time.perf_counter()
             try:

@@ -40,6 +40,8 @@ DEFAULT_UNITS = {"energy": "J", "time": "s"}
 
 @dataclass(frozen=True)
 class EvaluationPlan:
+    """A validated evaluate config: zoo, benchmarks, routers with their parameters, sweep axes and the grid."""
+
     zoo: ModelZoo
     benchmarks: list[BenchmarkSpec]
     routers: dict[str, dict[str, Any]]
@@ -295,6 +297,7 @@ def stream_features(p: EvaluationPlan, datasets: dict[str, CaptureData], encoder
 
 
 def feasibility_notes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> list[str]:
+    """A logged warning per (stream, alpha) whose alpha exceeds the best model's mean satisfaction there."""
     notes = []
     seen = set()
     for stream in stream_plans(p.benchmarks, p.axes, p.scenarios):
@@ -340,6 +343,7 @@ def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def n_jobs(value: Any) -> int:
+    """The `n_jobs` setting (0: every core); ConfigError for anything but an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"n_jobs must be an integer >= 0 (0: every core), got {value!r}.")
     return value
@@ -386,6 +390,8 @@ def code_version() -> str:
 
 
 def report_context(p: EvaluationPlan, cfg: dict[str, Any]) -> ReportContext:
+    """What the report's header and labels say: cost kind and unit, zoo, data folder, code version, split,
+    the MESS+ settings shown, and the paper's figures where the data is the paper's."""
     unit = cfg.get("cost_unit") or DEFAULT_UNITS[p.cost]
     return ReportContext(cost=p.cost, cost_unit=str(unit), zoo=p.zoo.name, models=[(m.category, m.model) for m in p.zoo.models],
                          data_dir=str(p.data_dir.resolve()), version=code_version(), main_split=p.split.main_split,

@@ -133,6 +133,7 @@ def _order(router: str, categories: Sequence[str]) -> tuple:
 
 
 def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categories: Sequence[str]) -> None:
+    """Draw each router's satisfaction so far against the request count on `ax` (first seed only), and alpha."""
     first = min((r["row"]["seed"] for r in runs), default=None)
     for rec in runs:
         if rec["row"]["seed"] != first:
@@ -146,6 +147,7 @@ def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categ
 
 
 def model_mix(ax, rec: dict[str, Any], categories: Sequence[str]) -> None:
+    """Draw one run's share of requests served by each model so far, stacked, on `ax`."""
     h = rec["history"]
     colors = [router_color(f"single_model:{cat}", categories) for cat in categories]
     ax.stackplot(h["t"], *[h[f"share_{cat}"] for cat in categories], labels=list(categories), colors=colors, alpha=0.85)

@@ -61,18 +61,23 @@ class ReportContext:
 
     @property
     def per_request(self) -> str:
+        """The results column of the optimised cost per request (`energy_j_per_request` or `time_s_per_request`)."""
         return COST_COLUMNS[self.cost][0]
 
     @property
     def total(self) -> str:
+        """The results column of the optimised cost's total over a run."""
         return COST_COLUMNS[self.cost][1]
 
     @property
     def total_unit(self) -> tuple[str, float]:
+        """(unit, divisor) totals are shown in: J -> MJ / 1e6, s -> h / 3600, Wh -> kWh / 1e3, else as is."""
         return TOTAL_UNITS.get(self.cost_unit, (self.cost_unit, 1.0))
 
 
 def results_frame(records: Sequence[dict[str, Any]], bound_rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """results.csv as a frame: the runs' rows and the bounds' rows, main grid before scenarios, then by
+    benchmark, MESS+ presets first, the educated guess, other routers, the static optimum and the oracle last."""
     rows = [r["row"] for r in records] + list(bound_rows)
     frame = pd.DataFrame(rows)
     order = {name: i for i, name in enumerate(MESS_PLUS_ROUTERS)} | {"educated_guess": len(MESS_PLUS_ROUTERS),
@@ -189,6 +194,7 @@ class Outcome:
 
 def outcomes(rows: pd.DataFrame, columns: Sequence[Column], ctx: ReportContext,
              boot: Mapping[str, Mapping[str, list[float]]]) -> dict[tuple[str, str], Outcome]:
+    """(entry, column name) -> its Outcome: means over seeds, seeds meeting alpha and 95% bootstrap intervals."""
     out = {}
     alpha_of = {col.name: col.alpha for col in columns}
     for (entry, bench), group in rows.groupby(["entry", "benchmark"], sort=False):
@@ -393,6 +399,8 @@ def versus_table(rows: pd.DataFrame, columns: Sequence[Column], ctx: ReportConte
 
 def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column], ctx: ReportContext,
             boot: Mapping[str, Mapping[str, list[float]]]) -> list[str]:
+    """One summary.md section (markdown lines): the main table, the 95% intervals, cost relative to each MESS+
+    preset, and MESS+ against the best other router."""
     result = outcomes(rows, columns, ctx, boot)
     lines = [f"## {title}", "", intro, ""] + paper_table(rows, columns, ctx, result)
     lines += ["", "### 95% intervals", "",
@@ -516,6 +524,7 @@ def against_paper(frame: pd.DataFrame, columns: Sequence[Column], ctx: ReportCon
 
 
 def header(ctx: ReportContext) -> list[str]:
+    """summary.md's opening lines: zoo, data, optimised cost and unit, MESS+ settings, code version, protocol."""
     total_unit = ctx.total_unit[0]
     protocol = ("Every router is scored on the held-out test part of each seed's stream (the learned routers trained "
                 "on the rest); `<MESS+ router> (full stream)` is that router on the whole stream. "

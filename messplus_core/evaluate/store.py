@@ -27,10 +27,13 @@ def _clean(value: Any) -> Any:
 
 
 class RunStore:
+    """The finished runs of one output folder: `<out_dir>/runs/<benchmark>.jsonl`, one JSON line per run."""
+
     def __init__(self, out_dir: str | Path) -> None:
         self.dir = Path(out_dir) / "runs"
 
     def path(self, benchmark: str) -> Path:
+        """The JSON-lines file of `benchmark`'s runs."""
         return self.dir / f"{benchmark}.jsonl"
 
     def append(self, benchmark: str, records: Iterable[dict[str, Any]]) -> None:
