@@ -137,11 +137,13 @@ def _original() -> list[dict[str, Any]]:
 
 
 def read_demo(path: Path = DEMO_JSONL) -> list[dict[str, Any]]:
+    """The shipped demo questions, one dict per JSON line: id, question, choices, answer (index), difficulty."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
 def main() -> None:
+    """Regenerate the shipped demo.jsonl from `generate()` (deterministic: the same file every time)."""
     DEMO_JSONL.parent.mkdir(parents=True, exist_ok=True)
     with open(DEMO_JSONL, "w", encoding="utf-8") as fh:
         for row in generate():

@@ -79,6 +79,8 @@ class EnergyMeter:
         return time.perf_counter()
 
     def end(self, started: float) -> Reading:
+        """Close the window opened by `begin`: wall time (s) and energy (J) summed over Zeus' GPU, CPU and DRAM
+        parts; without a source, time x `energy.watts` if that fallback is on, else None (never 0)."""
         elapsed = time.perf_counter() - started
         m = self._monitor.end_window(WINDOW)
         parts: dict[str, float] = {f"gpu{i}": float(j) for i, j in (m.gpu_energy or {}).items()}

@@ -63,6 +63,7 @@ def generate() -> list[dict[str, Any]]:
 
 
 def read_gen_demo(path: Path = GEN_DEMO_JSONL) -> list[dict[str, Any]]:
+    """The shipped gen_demo translations, one dict per JSON line: id, source, target, split (seen/unseen)."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
@@ -73,6 +74,7 @@ def training_pairs() -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    """Regenerate the shipped gen_demo.jsonl from `generate()` (deterministic: the same file every time)."""
     GEN_DEMO_JSONL.parent.mkdir(parents=True, exist_ok=True)
     with open(GEN_DEMO_JSONL, "w", encoding="utf-8") as fh:
         for row in generate():

@@ -58,10 +58,12 @@ def task_manager(include_defaults: bool) -> "TaskManager":
 
 
 def local_tasks() -> list[str]:
+    """Names of the project's own lm-eval tasks (capture/tasks/)."""
     return task_manager(False).all_subtasks
 
 
 def manager_for(tasks: list[str]) -> "TaskManager":
+    """A TaskManager that knows `tasks`: lm-eval's own index only when a task is not one of the local ones."""
     return task_manager(not set(tasks) <= set(local_tasks()))
 
 
@@ -116,6 +118,7 @@ def request_text(args: list[tuple[str, str]]) -> str:
 
 
 def request_hash(args: list[tuple[str, str]]) -> str:
+    """16 hex digits of SHA-256 over a document's (context, continuation) requests: a resumed shard must match."""
     return hashlib.sha256(json.dumps(args, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
@@ -140,6 +143,10 @@ class PerDocumentLM(LM):
         return self._inner
 
     def loglikelihood(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """lm-eval's (log-likelihood, is-greedy) per request, scored one document per energy/time window.
+
+        Documents already in the shard are answered from it; raises ConfigError when a stored document's
+        requests differ from what lm-eval builds now (task, prompt or data changed)."""
         by_doc: dict[int, list[int]] = {}
         for pos, req in enumerate(requests):
             by_doc.setdefault(int(req.doc_id), []).append(pos)
@@ -194,6 +201,7 @@ class PerDocumentLM(LM):
         return lls
 
     def loglikelihood_rolling(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[float]:
+        """Not supported (perplexity tasks): always raises ConfigError."""
         raise ConfigError("capture scores multiple-choice tasks by log-likelihood; perplexity tasks are not supported.")
 
     def generate_until(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[str]:
@@ -293,6 +301,9 @@ def _reference(target: Any) -> str:
 
 def run_lm_eval(lm: PerDocumentLM, task: str, limit: int | None, satisfaction: Satisfaction | None = None,
              gen_kwargs: Mapping[str, Any] | None = None) -> TaskOutcome:
+    """Run lm-eval's `simple_evaluate` on one task through `lm` (first `limit` documents; None: all) and
+    collect its per-sample metrics, plus `satisfaction`'s graded score of each generated text. Raises
+    ConfigError when the task yields results for other tasks too, or a graded metric meets non-text output."""
     from lm_eval import simple_evaluate
 
     res = simple_evaluate(

@@ -21,6 +21,7 @@ from messplus_core.util.io import file_lock, write_json_atomic
 
 
 def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second (e.g. 2026-11-30T05:40:00+00:00)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 

@@ -42,6 +42,7 @@ def write_capture_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def incomplete_units(out_dir: Path, units: list[CaptureUnit]) -> list[CaptureUnit]:
+    """The units among `units` without a done record in `out_dir`."""
     return [u for u in units if read_done(done_path(out_dir, u.benchmark.name, u.model.category)) is None]
 
 

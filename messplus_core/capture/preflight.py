@@ -43,10 +43,14 @@ def resolve_device(settings: CaptureSettings) -> str:
 
 
 def tiny_spec(model: ZooModel) -> TinySpec:
+    """The `build:` spec of a tiny zoo model (ConfigError for unknown or missing keys)."""
     return TinySpec.from_mapping(f"model_zoo model '{model.category}' build", model.build)
 
 
 def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
+    """Raise ConfigError unless the model can load without surprises: a tiny model built from this spec (or
+    not built yet), a local folder with config.json, or a hub id in the HF cache or given by the hub (not
+    asked with HF_HUB_OFFLINE=1)."""
     ref = settings.model_path(model.model)
     if model.build:
         built_record(Path(ref), tiny_spec(model))  # else built on first use by the unit that needs it
@@ -80,6 +84,7 @@ def check_model_source(settings: CaptureSettings, model: ZooModel) -> None:
 
 
 def check_out_dir(out_dir: Path) -> None:
+    """Create `out_dir` and write a probe file there; ConfigError if it is not writable."""
     probe = out_dir / f".write-test-{os.getpid()}"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +95,7 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def identity(settings: CaptureSettings, unit: CaptureUnit, device: str) -> ShardIdentity:
+    """What a unit's shard must record: zoo, benchmark, task, category, model, backend and device."""
     return ShardIdentity(
         zoo=settings.zoo.name,
         benchmark=unit.benchmark.name,
@@ -102,6 +108,7 @@ def identity(settings: CaptureSettings, unit: CaptureUnit, device: str) -> Shard
 
 
 def check_existing_shards(settings: CaptureSettings, device: str) -> None:
+    """Raise ConfigError when a selected unit's shard or done record was written by another capture identity."""
     for unit in settings.selected:
         expected = identity(settings, unit, device).to_dict()
         shard = shard_path(settings.out_dir, unit.benchmark.name, unit.model.category)

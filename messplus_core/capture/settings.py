@@ -21,6 +21,8 @@ from .units import CaptureUnit, enumerate_units
 
 @dataclass(frozen=True)
 class CaptureSettings:
+    """The capture stage's validated config (`parse_settings`): zoo, benchmarks, their units and run options."""
+
     zoo: ModelZoo
     benchmarks: tuple[BenchmarkSpec, ...]
     units: tuple[CaptureUnit, ...]

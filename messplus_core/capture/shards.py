@@ -46,6 +46,7 @@ class ShardIdentity:
     device: str
 
     def to_dict(self) -> dict[str, str]:
+        """The identity as the shard header's and the done record's fields."""
         return asdict(self)
 
 
@@ -68,6 +69,7 @@ class DocRecord:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DocRecord":
+        """A record from its shard line (KeyError/ValueError for a malformed one)."""
         def opt_int(key: str) -> int | None:
             return None if raw.get(key) is None else int(raw[key])
 
@@ -86,15 +88,19 @@ class DocRecord:
 
 
 def shard_path(out_dir: Path, benchmark: str, category: str) -> Path:
+    """`<out_dir>/<benchmark>/<category>.shard.jsonl`, the unit's journal of scored documents."""
     return Path(out_dir) / benchmark / f"{category}{SHARD_SUFFIX}"
 
 
 def done_path(out_dir: Path, benchmark: str, category: str) -> Path:
+    """`<out_dir>/<benchmark>/<category>.done.json`, the unit's completion record."""
     return Path(out_dir) / benchmark / f"{category}{DONE_SUFFIX}"
 
 
 @dataclass
 class ShardContents:
+    """A parsed shard: its header, its documents by doc_id, and whether a torn last line was dropped."""
+
     header: dict[str, Any] | None
     records: dict[int, DocRecord]
     intact_bytes: int  # length of the file up to the last complete line
@@ -166,6 +172,7 @@ class ShardWriter:
         self._fh.flush()
 
     def append(self, record: DocRecord) -> None:
+        """Write one document's line (flushed; fsynced every `fsync_every` lines). ValueError if already stored."""
         if record.doc_id in self.records:
             raise ValueError(f"doc_id {record.doc_id} is already in {self.path}")
         optional = ("generated", "prompt_tokens", "generated_tokens")  # generation tasks only
@@ -176,10 +183,12 @@ class ShardWriter:
             self.sync()
 
     def sync(self) -> None:
+        """fsync the shard: every line written so far survives a crash."""
         os.fsync(self._fh.fileno())
         self._pending = 0
 
     def close(self) -> None:
+        """fsync and close the shard, then release its lock (safe to call twice)."""
         if not self._fh.closed:
             self.sync()
             self._fh.close()

@@ -52,6 +52,8 @@ class TinySpec:
 
     @classmethod
     def from_mapping(cls, where: str, cfg: Mapping[str, Any]) -> "TinySpec":
+        """From a zoo model's `build:` mapping. Raises ConfigError (prefixed with `where`) for unknown or missing
+        keys and a hidden_size that is not a multiple of num_attention_heads."""
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(cfg) - known)
         if unknown:
@@ -83,6 +85,7 @@ def training_text() -> list[str]:
 
 
 def is_built(folder: Path) -> bool:
+    """True when `folder` holds a finished build (its build.json; builds land whole, by an atomic move)."""
     return (folder / BUILD_FILE).is_file()
 
 

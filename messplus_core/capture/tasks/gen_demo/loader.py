@@ -8,6 +8,7 @@ import datasets
 
 
 def load_gen_demo(**_: Any) -> dict[str, datasets.Dataset]:
+    """{"test": the rows of gen_demo.jsonl} as a `datasets.Dataset` (lm-eval's keyword arguments are ignored)."""
     path = Path(__file__).with_name("gen_demo.jsonl")
     with open(path, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
