@@ -73,6 +73,8 @@ class Resources:
 
     @classmethod
     def from_mapping(cls, stage: str, cfg: Mapping[str, Any], gpus: int = 0) -> "Resources":
+        """From a stage's `conf/slurm.yaml` block (empty, "null" or "None" values: Slurm's default); `extra` is a
+        list or a shell-quoted string of sbatch options. ConfigError for a cpus_per_task that is not >= 1."""
         def opt(key: str) -> str | None:
             v = cfg.get(key)
             return None if v is None or str(v).strip() in ("", "null", "None") else str(v).strip()
@@ -97,6 +99,8 @@ class Resources:
         )
 
     def sbatch_options(self, gpu_env_override: bool = False) -> list[str]:
+        """sbatch flags, e.g. ["--partition=gpu", "--gres=gpu:a100:2"]; no --gres when SBATCH_* GPU variables
+        in the environment decide the GPUs (`gpu_env_override`)."""
         opts = []
         for flag, value in (
             ("--partition", self.partition),
@@ -115,6 +119,7 @@ class Resources:
         return opts
 
     def describe(self, gpu_env_override: bool = False) -> str:
+        """One line for the dry-run listing, e.g. "partition=gpu, cpus=8, mem=64G, time=04:00:00, gpus=2"."""
         parts = [
             f"partition={self.partition or '(default)'}",
             f"cpus={self.cpus_per_task or '(default)'}",
@@ -148,11 +153,14 @@ class Job:
 
     @property
     def name(self) -> str:
+        """The job's name inside the plan (its `key`)."""
         return self.key
 
 
 @dataclass
 class SlurmPlan:
+    """Every job of one submission, in submission order, with the folders they write and the capture units."""
+
     zoo: str
     benchmarks: list[str]
     selection: str
@@ -165,6 +173,7 @@ class SlurmPlan:
     gpu_env_override: bool = False
 
     def job(self, key: str) -> Job:
+        """The job named `key`; KeyError if the plan has none."""
         for j in self.jobs:
             if j.key == key:
                 return j

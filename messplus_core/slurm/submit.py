@@ -63,6 +63,9 @@ def benchmark_selection(overrides: Sequence[str]) -> str:
 
 def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra_evaluate: Sequence[str] = (),
               environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[SlurmPlan, dict[str, Any]]:
+    """Compose conf/slurm.yaml with `overrides` and build the plan; also returns the resolved config as plain
+    containers. Relative folders resolve against `cwd`; `extra_capture`/`extra_evaluate` and any
+    hydra.searchpath override reach every task of that stage. ConfigError for an invalid selection."""
     from omegaconf import OmegaConf
 
     environ = os.environ if environ is None else environ
@@ -138,6 +141,8 @@ def submit(plan: SlurmPlan, python: str, environ: Mapping[str, str]) -> dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`slurm/submit.sh`: plan, then print (--dry-run, --test-only) or submit, optionally --wait. Returns the
+    exit status: 0 done, 2 config error (one line), 1 sbatch failure or a task that did not complete."""
     ap = argparse.ArgumentParser(
         prog="slurm/submit.sh",
         description="Submit capture (array + merge) and evaluate (array + aggregate) as Slurm jobs with dependencies.",
