@@ -61,6 +61,9 @@ class GatewaySettings:
 
 
 class Feedback(BaseModel):
+    """POST /v1/feedback's body: the served answer's satisfaction in [0, 1], optionally each queried model's
+    label by category (explorations only), and the sender (`source`, the idempotency key without a header)."""
+
     request_id: str
     satisfied: float
     labels: dict[str, float] | None = None

@@ -32,6 +32,8 @@ class BackendError(Exception):
 
 @dataclass(frozen=True)
 class Backend:
+    """One zoo model's OpenAI-compatible server."""
+
     category: str
     url: str  # base URL up to and including /v1, e.g. http://gpu-node:8001/v1
     served_name: str  # the `model` the backend expects (vllm serve's --served-model-name)
@@ -40,6 +42,8 @@ class Backend:
 
 @dataclass(frozen=True)
 class CallResult:
+    """One backend call: its response, wall time (s) and the cost charged for it."""
+
     category: str
     body: dict[str, Any]  # the backend's JSON response
     seconds: float  # wall-clock time of the call

@@ -23,6 +23,9 @@ EVENT_LOG = "events.sqlite"
 
 
 def settings_from_config(cfg: dict[str, Any]) -> tuple[ModelZoo, MessPlusSettings, GatewaySettings]:
+    """The zoo, the MESS+ policy and the gateway settings from the composed conf/serve.yaml. Raises ConfigError
+    for a router that is not a selected MESS+ preset, a bad alpha or policy setting, missing or extra backend
+    URLs, auth=bearer with its token variable empty, and an explore_wait or grader that cannot work."""
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     name = cfg.get("router_name", "mess_plus")
     routers = cfg.get("routers") or {}

@@ -50,14 +50,17 @@ class EventLog:
         self.last_seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
 
     def close(self) -> None:
+        """Close the database connection."""
         self.db.close()
 
     # -- meta ---------------------------------------------------------------------------------------
 
     def meta(self) -> dict[str, Any]:
+        """The meta table as a dict (values decoded from JSON); empty for a new log."""
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     def set_meta(self, values: dict[str, Any]) -> None:
+        """Insert or replace meta keys, in one transaction."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -91,8 +94,10 @@ class EventLog:
     # -- snapshots ----------------------------------------------------------------------------------
 
     def snapshot(self, seq: int, state: dict[str, Any]) -> None:
+        """Store the router state after event `seq` (JSON; replaces an earlier snapshot at the same seq)."""
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?)", (seq, json.dumps(state, sort_keys=True)))
 
     def last_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        """(seq, state) of the latest snapshot, or None when there is none."""
         row = self.db.execute("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), json.loads(row[1]))

@@ -31,6 +31,8 @@ from messplus_core.evaluate.experiment import RunSpec, summarize
 
 @dataclass(frozen=True)
 class LoadSettings:
+    """How the load generator replays a capture against the gateway: clients, feedback delay (s), limits."""
+
     url: str  # the gateway's base URL up to /v1
     token: str | None = None
     clients: int = 1
@@ -62,6 +64,8 @@ class LiveRun:
 
 
 def request_body(stream_text: str, doc_id: int, endpoint: str, max_tokens: int) -> dict[str, Any]:
+    """The OpenAI request for one document: chat `messages` or a completions `prompt`, with the doc_id in
+    `metadata` (the capture stubs answer by it)."""
     base = {"model": "messplus", "max_tokens": max_tokens, "metadata": {"doc_id": str(doc_id)}}
     if endpoint == "chat":
         return base | {"messages": [{"role": "user", "content": stream_text}]}

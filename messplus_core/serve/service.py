@@ -53,15 +53,18 @@ class Totals:
 
     @classmethod
     def empty(cls, m: int) -> "Totals":
+        """Zero totals for a zoo of m models."""
         return cls(served=[0] * m, queried=[0] * m, cost=[0.0] * m)
 
 
 def decision_payload(d: Decision) -> dict[str, Any]:
+    """A Decision as the event log's JSON payload (`decision_from_payload` inverts it exactly)."""
     return {"t": d.t, "serve": d.serve, "queried": list(d.queried), "explored": d.explored, "p_t": d.p_t,
             "q": d.q, "s_hat": None if d.s_hat is None else list(d.s_hat)}
 
 
 def decision_from_payload(p: dict[str, Any]) -> Decision:
+    """The Decision stored by `decision_payload` (KeyError for a payload missing a field)."""
     return Decision(t=p["t"], serve=p["serve"], queried=tuple(p["queried"]), explored=p["explored"], p_t=p["p_t"],
                     q=p["q"], s_hat=None if p["s_hat"] is None else tuple(p["s_hat"]))
 
@@ -273,6 +276,8 @@ class RouterService:
     # -- views ---------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        """What a snapshot stores (JSON): the policy's state without its predictor (the gateway's MESS+ runs
+        without one), the monitoring totals and the decisions still waiting for costs."""
         state = self.policy.state_dict()
         state.pop("predictor")
         return {"policy": state, "totals": asdict(self.totals),

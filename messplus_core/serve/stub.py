@@ -91,6 +91,8 @@ def create_stubs(data: CaptureData, cost: CostKind = "energy", delay_s: float = 
 
 
 def main() -> None:
+    """Serve capture stubs over HTTP (uvicorn): one category at /v1, or all at /<category>/v1. Exits with the
+    loader's message when the capture cannot be read."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--benchmark", required=True)
