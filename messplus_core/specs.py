@@ -16,6 +16,8 @@ from messplus_core.errors import ConfigError
 
 @dataclass(frozen=True)
 class ZooModel:
+    """One model of a zoo: its category name, model reference (hub id or folder), cost rank and backend args."""
+
     category: str
     model: str
     cost_rank: int
@@ -38,10 +40,14 @@ class ModelZoo:
 
     @property
     def categories(self) -> list[str]:
+        """Category names, cheapest first: the order of every (N, M) array's columns."""
         return [m.category for m in self.models]
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> "ModelZoo":
+        """From a `conf/model_zoo/*.yaml` mapping, sorted by cost_rank. Raises ConfigError for no models, an entry
+        without category, model or cost_rank, GPU indices that are not non-negative ints, repeated categories or
+        repeated cost ranks."""
         name = str(cfg.get("name", "?"))
         raw = cfg.get("models")
         if not raw:
@@ -99,10 +105,13 @@ class BenchmarkSpec:
 
     @property
     def satisfaction(self) -> Satisfaction:
+        """The benchmark's satisfaction rule (metric, binary or graded, threshold)."""
         return Satisfaction(self.metric, self.kind, self.threshold)
 
     @classmethod
     def from_mapping(cls, name: str, cfg: Mapping[str, Any]) -> "BenchmarkSpec":
+        """From a `conf/benchmark/*.yaml` mapping (task defaults to `name`). Raises ConfigError for a bad
+        satisfaction block and any alpha outside (0, 1); KeyError without `alpha`."""
         sat = Satisfaction.from_mapping(f"benchmark '{name}'", cfg.get("satisfaction"),
                                         None if cfg.get("metric") is None else str(cfg["metric"]))
         alpha = float(cfg["alpha"])
@@ -114,6 +123,7 @@ class BenchmarkSpec:
 
 
 def check_alpha(alpha: float, where: str = "alpha") -> None:
+    """ConfigError, prefixed with `where`, unless 0 < alpha < 1 (alpha: the SLA's target mean satisfaction)."""
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"{where}: alpha must lie in (0, 1), got {alpha}.")
 

@@ -32,6 +32,7 @@ PACKAGES = ("torch", "transformers", "accelerate", "lm_eval", "zeus", "nvidia-ml
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (`--help` lists it); `--child/--work/--gpu` are the parent's way to run one check."""
     p = argparse.ArgumentParser(prog="python -m messplus_core.gpu_check", description=__doc__.splitlines()[0])
     p.add_argument("--out-dir", type=Path, default=REPO / "outputs" / "gpu_check", help="reports go to OUT_DIR/<UTC stamp>/")
     p.add_argument("--limit", type=int, default=50, help="documents per capture in checks 1-4 (default 50)")
@@ -59,6 +60,7 @@ def setup_env() -> None:
 
 
 def versions() -> dict[str, Any]:
+    """Python and each package of PACKAGES by installed version (None: not installed), and torch's CUDA."""
     found: dict[str, Any] = {"python": platform.python_version(), "python_executable": sys.executable}
     for name in PACKAGES:
         try:
@@ -91,6 +93,7 @@ def gpu_info() -> dict[str, Any]:
 
 
 def context(args: argparse.Namespace, work: Path, gpu: bool) -> Context:
+    """The checks' Context from the command line (check 6 times 200 documents on GPU, 40 on CPU by default)."""
     return Context(
         repo=REPO,
         work=work,
@@ -118,6 +121,8 @@ def run_child(args: argparse.Namespace) -> int:
 
 
 def run_check(name: str, args: argparse.Namespace, work: Path, gpu: bool) -> tuple[dict[str, Any], float]:
+    """Run one check in its own process, killed after `--timeout` s; returns its Result as a dict and the
+    seconds it took. A timeout or a process that wrote no result is a FAIL naming the log."""
     cmd = [sys.executable, "-m", "messplus_core.gpu_check", "--child", name, "--work", str(work), "--gpu", str(int(gpu)),
            "--limit", str(args.limit), "--kill-limit", str(args.kill_limit), "--vllm-ll-tol", str(args.vllm_ll_tol),
            "--timeout", str(args.timeout)]
@@ -139,6 +144,8 @@ def run_check(name: str, args: argparse.Namespace, work: Path, gpu: bool) -> tup
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the selected checks (GPU-only ones SKIP without a GPU), print one PASS/FAIL/SKIP line each and write
+    report.json. Exit status: 1 if any check failed, 2 for an unknown check name, else 0."""
     args = parse_args(argv)
     setup_env()
     if args.child:

@@ -43,16 +43,20 @@ class Context:
 
     @property
     def device(self) -> str:
+        """`cuda` with a GPU, else `cpu`."""
         return "cuda" if self.gpu else "cpu"
 
 
 @dataclass
 class Result:
+    """One check's outcome: PASS, FAIL or SKIP, a one-line summary and the measured figures."""
+
     status: str
     summary: str
     figures: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as report.json stores it."""
         return {"status": self.status, "summary": self.summary, "figures": self.figures}
 
 
@@ -138,6 +142,7 @@ def gpu_memory_used_mib(index: int = 0) -> float:
 
 
 def needs_gpu(ctx: Context) -> Result | None:
+    """A SKIP result when there is no GPU, else None (the check goes on)."""
     return None if ctx.gpu else Result(SKIP, "no CUDA GPU on this machine")
 
 
