@@ -43,6 +43,7 @@ class MLPHead:
 
     @property
     def params(self) -> list[np.ndarray]:
+        """The trained arrays [w1 (dim, hidden), b1 (hidden,), w2 (hidden, n_outputs), b2 (n_outputs,)]."""
         return [self.w1, self.b1, self.w2, self.b2]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
