@@ -77,12 +77,15 @@ def overhead_prices(params: dict[str, Any]) -> OverheadPrices:
 
 
 def check_router_names(names: list[str]) -> None:
+    """ConfigError naming every entry of `names` that is not in ROUTERS, and the available names."""
     unknown = [n for n in names if n not in ROUTERS]
     if unknown:
         raise ConfigError(f"unknown router(s) {unknown}; available: {sorted(ROUTERS)} (router=<name> or router=[a,b]).")
 
 
 def build_router(name: str, ctx: RouterContext, params: dict[str, Any]) -> Router:
+    """The router `name` for one stream, from its context and config parameters. ConfigError for an unknown
+    name or bad MESS+ settings; ValueError when the router needs embeddings or a training part it lacks."""
     check_router_names([name])
     return ROUTERS[name](ctx, params)
 

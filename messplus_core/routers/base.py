@@ -41,6 +41,7 @@ class TrainingPart:
 
     @property
     def n(self) -> int:
+        """n, the number of training requests."""
         return len(self.labels)
 
 
@@ -72,10 +73,12 @@ class RouterContext:
 
     @property
     def n_models(self) -> int:
+        """M, the number of zoo models."""
         return len(self.categories)
 
     @property
     def request_costs(self) -> np.ndarray:
+        """(N, M) each request's own optimised cost (the hindsight costs), for energy_estimate=known."""
         return self.hindsight_costs
 
 
@@ -104,8 +107,9 @@ class Router(ABC):
 
     def observe(self, t: int, served: int, satisfied: float | None, labels: np.ndarray | None,
                 costs: dict[int, float]) -> None:
-        """After request t: the served model, its satisfaction (None without feedback), all models'
-        labels (explorations with feedback only) and the measured cost of each queried model."""
+        """After request t: the served model, its satisfaction in [0, 1] (None without feedback), the (M,)
+        labels of an exploration with feedback (NaN for models it did not query; None otherwise) and
+        {model: measured cost} of each queried model, in the stream's cost unit (J or s)."""
 
     def trace(self) -> dict[str, np.ndarray]:
         """Per-step internal state worth plotting (e.g. MESS+'s queue and p_t)."""

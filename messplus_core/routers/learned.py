@@ -49,6 +49,7 @@ class LearnedRouter(PlannedRouter):
 
 
 def training_part(ctx: RouterContext, router: str) -> TrainingPart:
+    """The context's training part; ValueError outside the train/test protocol or without embeddings."""
     if ctx.train is None:
         raise ValueError(f"{router} is trained offline: run it under the train/test protocol (split.enabled=auto or true).")
     if ctx.features is None or ctx.train.features is None:
@@ -72,6 +73,9 @@ def out_of_fold_heads(ctx: RouterContext, x: np.ndarray, y: np.ndarray, params: 
 
 
 def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    """RouteLLM-style router between the cheapest and the priciest model: an MLP head predicts the cheapest
+    one's failure; the threshold is calibrated on out-of-fold predictions to alpha + `margin` on the training
+    part. params: conf/router/threshold_2model.yaml (head, fit, folds, margin). ValueError via `training_part`."""
     train = training_part(ctx, "threshold_2model")
     weak, strong = 0, ctx.n_models - 1
     fails = 1.0 - train.labels[:, [weak]].astype(np.float64)
@@ -84,6 +88,8 @@ def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> LearnedRoute
 
 
 def cheapest_above_threshold(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    """RouterDC-style router over every model: a multi-label MLP head predicts (M,) satisfaction; the cheapest
+    model predicted >= tau serves, tau calibrated out-of-fold to alpha + `margin` on the training part."""
     train = training_part(ctx, "cheapest_above_threshold")
     s_hat, head = out_of_fold_heads(ctx, train.features, train.labels.astype(np.float64), params)
     cal = cheapest_compliant(threshold_candidates(s_hat), lambda taus: cheapest_above_choice(s_hat, taus),
@@ -93,6 +99,9 @@ def cheapest_above_threshold(ctx: RouterContext, params: dict[str, Any]) -> Lear
 
 
 def knn(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+    """RouterBench-style router: the k nearest training requests (cosine similarity of unit-norm embeddings)
+    give each model's expected satisfaction; argmax of that minus lambda x mean training cost serves, lambda
+    calibrated leave-one-out to alpha + `margin`. ValueError with fewer than 2 training requests."""
     train = training_part(ctx, "knn")
     if train.n < 2:
         raise ValueError(f"knn needs at least 2 labelled training requests, got {train.n}.")

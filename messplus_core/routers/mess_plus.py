@@ -336,6 +336,8 @@ class MessPlus:
                 "predictor": self.predictor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict()` (the predictor object included) into this policy: the next decisions are
+        exactly those the saved policy would have made. KeyError for a state missing a field."""
         st = state["stats"]
         self.t, self.q, self.n_feedback = state["t"], state["q"], state["n_feedback"]
         self.rng.bit_generator.state = state["rng"]
