@@ -224,7 +224,14 @@ class MessPlus:
     # -- the per-request API ------------------------------------------------------------------------
 
     def decide(self, features: np.ndarray | None = None, request_costs: Sequence[float] | None = None) -> Decision:
-        """Route the next request. request_costs: (M,) its own costs, for energy_estimate=known only."""
+        """Route the next request (t advances by one) and return its Decision.
+
+        features: (d,) the request's embedding, for estimator=head or blend (None otherwise). request_costs:
+        (M,) its own costs, for energy_estimate=known only. Explores with probability p_t (always while forced
+        explorations remain); otherwise serves argmin_m V*E_m + Q*(alpha - s_hat_m), Q with the sparse-feedback
+        margin, E_m in cost units or, with cost_scale=shadow_price, divided by the shadow price (units of V:
+        `MessPlusSettings`).
+        """
         s = self.settings
         self.t += 1
         p = float(explore_probability(self.t, s.c, s.explore_exponent))
