@@ -94,6 +94,7 @@ class EmbeddingRecipe:
         return json.dumps(asdict(self), sort_keys=True)
 
     def describe(self) -> str:
+        """One log line, e.g. "mean pooling, L2-normalised, truncated at 256 tokens (<library versions>)"."""
         norm = "L2-normalised" if self.normalize else "not normalised"
         return f"{self.pooling} pooling, {norm}, truncated at {self.max_tokens} tokens ({self.versions})"
 
@@ -110,6 +111,7 @@ class EncodingStats:
 
     @property
     def texts_per_s(self) -> float:
+        """Encoding throughput in texts per second (inf when no time was measured)."""
         return self.texts / self.seconds if self.seconds > 0 else float("inf")
 
 

@@ -66,6 +66,7 @@ class LocalModel:
     # -- text in, ids out ------------------------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:
+        """The tokenizer's ids of `text`, without special tokens."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
@@ -285,6 +286,7 @@ def create_server(models: dict[str, LocalModel]) -> FastAPI:
 
 
 def main() -> None:
+    """Serve local transformers models over HTTP (uvicorn): one PATH at /v1, or each NAME=PATH at /NAME/v1."""
     import torch
     import uvicorn
 

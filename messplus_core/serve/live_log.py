@@ -40,6 +40,7 @@ class LiveSeries:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the daemon thread that opens the W&B run and logs queued rows."""
         self._thread = threading.Thread(target=self._run, name="wandb-live", daemon=True)
         self._thread.start()
 

@@ -20,6 +20,7 @@ DONE = "data: [DONE]\n\n"
 
 
 def event(chunk: dict[str, Any]) -> str:
+    """One chunk as a server-sent event: `data: <json>` and a blank line."""
     return f"data: {json.dumps(chunk)}\n\n"
 
 
