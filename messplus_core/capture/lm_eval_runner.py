@@ -85,18 +85,26 @@ def check_tasks(tasks: list[str]) -> None:
         )
 
 
+@lru_cache(maxsize=None)
+def load_task(task: str) -> Any:
+    """lm-eval's task object for `task` (its data read or fetched), loaded once per process.
+
+    Raises ConfigError when lm-eval cannot load the task's data (e.g. a hub data set not cached while offline).
+    """
+    try:
+        return manager_for([task]).load([task])["tasks"][task]
+    except (ConnectionError, OSError, ValueError) as err:
+        raise ConfigError(
+            f"lm-eval could not load the data of task {task!r}: {err}. The paper's benchmarks come from the "
+            "Hugging Face hub: run once with network access (HF_DATASETS_OFFLINE unset) to cache them, or pick "
+            "a benchmark whose data is here (benchmark=demo)."
+        ) from err
+
+
 def check_task_data(tasks: list[str]) -> None:
     """Load each task once (lm-eval fetches or reads its data), so missing data fails before any model loads."""
-    tm = manager_for(tasks)
     for task in tasks:
-        try:
-            tm.load([task])
-        except (ConnectionError, OSError, ValueError) as err:
-            raise ConfigError(
-                f"lm-eval could not load the data of task {task!r}: {err}. The paper's benchmarks come from the "
-                "Hugging Face hub: run once with network access (HF_DATASETS_OFFLINE unset) to cache them, or pick "
-                "a benchmark whose data is here (benchmark=demo)."
-            ) from err
+        load_task(task)
 
 
 def request_text(args: list[tuple[str, str]]) -> str:

@@ -24,6 +24,7 @@ from messplus_core.data.schema import (BENCHMARK_COLUMN, ID_COLUMN, TEXT_COLUMN,
 from messplus_core.errors import ConfigError
 from messplus_core.specs import BenchmarkSpec, ModelZoo
 from messplus_core.util.io import atomic_path
+from .documents import check_documents
 from .manifest import now_iso, update_manifest
 from .shards import check_identity, done_path, read_done, read_shard, shard_path
 from .units import CaptureUnit
@@ -63,6 +64,7 @@ def merge_benchmark(out_dir: Path, zoo: ModelZoo, spec: BenchmarkSpec, units: li
         assert done is not None
         expected = {"zoo": zoo.name, "benchmark": spec.name, "task": spec.task, "category": cat, "model": u.model.model}
         check_identity(done_path(out_dir, spec.name, cat), done["identity"], expected)
+        check_documents(done_path(out_dir, spec.name, cat), done, spec.task)
         records = read_shard(shard_path(out_dir, spec.name, cat)).records
         metrics = done["metrics"]
         if not metrics or spec.metric not in metrics[0]:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from messplus_core.errors import ConfigError
 from messplus_core.specs import ZooModel
 from .backends import check_backend_device, check_backend_installed
+from .documents import check_documents
 from .lm_eval_runner import check_task_data, check_tasks
 from .settings import CaptureSettings, looks_like_path
 from .shards import ShardIdentity, check_identity, done_path, read_done, read_shard, shard_path
@@ -116,6 +117,8 @@ def check_existing_shards(settings: CaptureSettings, device: str) -> None:
         done = done_path(settings.out_dir, unit.benchmark.name, unit.model.category)
         record = read_done(done)
         check_identity(done, record and record["identity"], expected)
+        if record is not None:
+            check_documents(done, record, unit.benchmark.task)
 
 
 def preflight(settings: CaptureSettings) -> str:

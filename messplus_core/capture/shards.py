@@ -12,7 +12,8 @@ A shard stores each document's log-likelihoods (or, for a generation task,
 its generated text), so a resumed run feeds them back to lm-eval instead of
 recomputing them: lm-eval then scores every
 document itself. When lm-eval has finished, `<category>.done.json` records
-its per-document metrics; only then is the unit complete. Shards are JSON
+its per-document metrics and a fingerprint of its documents (documents.py);
+only then is the unit complete, and only while the task still gives those documents. Shards are JSON
 lines, not CSV, so the evaluate stage never mistakes them for capture CSVs.
 """
 

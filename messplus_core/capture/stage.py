@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from messplus_core.util.io import write_json_atomic
 
+from .documents import check_documents, document_set
 from .energy import EnergyMeter
 from .manifest import hardware, now_iso
 from .merge import incomplete_units, merge_benchmark
@@ -52,9 +53,14 @@ class UnitReport:
 
 def _is_complete(settings: CaptureSettings, unit: CaptureUnit) -> bool:
     """Done with the same limit and, for a generation task, the same generation settings (else the unit reruns,
-    and its shard refuses texts decoded with other settings)."""
-    done = read_done(done_path(settings.out_dir, unit.benchmark.name, unit.model.category))
-    return done is not None and done["limit"] == settings.limit and done.get("generation") in (None, settings.generation)
+    and its shard refuses texts decoded with other settings). A done unit whose documents differ from the task's
+    current ones is a ConfigError (documents.check_documents), never skipped."""
+    path = done_path(settings.out_dir, unit.benchmark.name, unit.model.category)
+    done = read_done(path)
+    if done is None:
+        return False
+    check_documents(path, done, unit.benchmark.task)
+    return done["limit"] == settings.limit and done.get("generation") in (None, settings.generation)
 
 
 def run_unit(settings: CaptureSettings, unit: CaptureUnit, device: str) -> UnitReport:
@@ -67,6 +73,7 @@ def run_unit(settings: CaptureSettings, unit: CaptureUnit, device: str) -> UnitR
     if _is_complete(settings, unit):
         return UnitReport(unit, skipped=True)
     started_at, t0 = now_iso(), time.perf_counter()
+    documents = document_set(unit.benchmark.task, settings.limit)
     model = unit.model
     path = settings.model_path(model.model)
     build = ensure_built(Path(path), tiny_spec(model)) if model.build else None
@@ -93,6 +100,7 @@ def run_unit(settings: CaptureSettings, unit: CaptureUnit, device: str) -> UnitR
             {
                 "identity": ident.to_dict(),
                 "limit": settings.limit,
+                "documents": documents.to_dict(),
                 "model_revision": revision,
                 "lm_eval_version": lm_eval_version,
                 "task_version": outcome.task_version,
