@@ -200,30 +200,48 @@ def _train(tokenizer: Any, corpus: list[tuple[str, str, str]], spec: TinySpec) -
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
-    groups = [group for _, _, group in corpus]
-    weights = [1.0 / (groups.count(g) * len(set(groups))) for g in groups]
-    buckets = []
-    for rows in _length_buckets(tokenizer, corpus, spec.train_buckets):
-        batch, labels = _answer_only_batch(tokenizer, [corpus[i] for i in rows])
-        targets = labels[:, 1:]
-        answer_tokens = (targets != -100).sum(dim=1).clamp(min=1)
-        buckets.append((batch, targets, answer_tokens, torch.tensor([weights[i] for i in rows])))
+    buckets = _loss_buckets(tokenizer, corpus, spec.train_buckets)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
     model.train()
     loss = float("nan")
     for _ in tqdm(range(spec.train_steps), desc="training tiny model", unit="step", leave=False):
-        step_loss = 0.0
-        for batch, targets, answer_tokens, bucket_weights in buckets:
-            logits = model(**batch).logits[:, :-1]
-            token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
-            bucket_loss = ((token_loss.sum(dim=1) / answer_tokens) * bucket_weights).sum()
-            bucket_loss.backward()  # gradients add up across buckets: one full-batch step
-            step_loss += float(bucket_loss.detach())
+        loss = _accumulate_gradients(model, buckets)
         optimizer.step()
         optimizer.zero_grad()
-        loss = step_loss
     model.eval()
     return model, loss
+
+
+def _loss_buckets(tokenizer: Any, corpus: list[tuple[str, str, str]], n_buckets: int) -> list[tuple[Any, Any, Any, Any]]:
+    """Per length bucket: the padded batch, its answer-only targets (shifted by one), answer tokens per line, line weights.
+
+    A line's weight makes each benchmark's lines weigh the same in total, whatever the bucketing.
+    """
+    import torch
+
+    groups = [group for _, _, group in corpus]
+    weights = [1.0 / (groups.count(g) * len(set(groups))) for g in groups]
+    buckets = []
+    for rows in _length_buckets(tokenizer, corpus, n_buckets):
+        batch, labels = _answer_only_batch(tokenizer, [corpus[i] for i in rows])
+        targets = labels[:, 1:]
+        answer_tokens = (targets != -100).sum(dim=1).clamp(min=1)
+        buckets.append((batch, targets, answer_tokens, torch.tensor([weights[i] for i in rows])))
+    return buckets
+
+
+def _accumulate_gradients(model: Any, buckets: list[tuple[Any, Any, Any, Any]]) -> float:
+    """Backpropagate the whole corpus's weighted loss, bucket by bucket (gradients add up); returns that loss."""
+    import torch
+
+    total = 0.0
+    for batch, targets, answer_tokens, weights in buckets:
+        logits = model(**batch).logits[:, :-1]
+        token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        loss = ((token_loss.sum(dim=1) / answer_tokens) * weights).sum()
+        loss.backward()
+        total += float(loss.detach())
+    return total
 
 
 def _length_buckets(tokenizer: Any, corpus: list[tuple[str, str, str]], buckets: int) -> list[list[int]]:
