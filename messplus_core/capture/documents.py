@@ -28,6 +28,7 @@ class DocumentSet:
     sha256: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The set as the done record stores it: {"count": int, "sha256": hex str}."""
         return {"count": self.count, "sha256": self.sha256}
 
 
