@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from messplus_core.core.bounds import static_mixture
 from messplus_core.core.engine import Trace, replay
 from messplus_core.core.stream import CostKind, Stream, make_stream, split_stream
 from messplus_core.core.uncertainty import bootstrap_means
 from messplus_core.data.capture_csv import CaptureData
-from messplus_core.routers import build_router, overhead_prices
+from messplus_core.routers import build_router, overhead_prices, registry
 from messplus_core.routers.base import RouterContext, TrainingPart
 
 HISTORY_POINTS = 200
@@ -71,8 +70,15 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 
 def router_context(data: CaptureData, spec: RunSpec, cost: CostKind, stream_features: np.ndarray | None,
-                   stream_labels: np.ndarray, stream_cost: np.ndarray, train: TrainingPart | None = None) -> RouterContext:
-    """The context for the replayed stream; with a training part, the prior means are that part's, not the data's."""
+                   stream_labels: np.ndarray, stream_cost: np.ndarray, train: TrainingPart | None = None,
+                   params: dict[str, Any] | None = None) -> RouterContext:
+    """The context for the replayed stream; with a training part, the prior means are that part's, not the data's.
+
+    The stream's own labels and costs (hindsight) go in only where the router's registry entry declares it
+    needs them for `params` (the oracle; MESS+ with energy_estimate=known: the costs); every other router
+    gets None, so no hindsight can leak into it.
+    """
+    entry, params = registry.get(spec.router), params or {}
     return RouterContext(
         categories=data.categories,
         alpha=spec.alpha,
@@ -81,9 +87,10 @@ def router_context(data: CaptureData, spec: RunSpec, cost: CostKind, stream_feat
         features=stream_features,
         mean_satisfaction=data.labels.mean(axis=0) if train is None else train.labels.mean(axis=0),
         mean_cost=data.cost(cost).mean(axis=0) if train is None else train.costs.mean(axis=0),
-        hindsight_labels=stream_labels,
-        hindsight_costs=stream_cost,
+        hindsight_labels=stream_labels if entry.needs_hindsight_labels(params) else None,
+        hindsight_costs=stream_cost if entry.needs_hindsight_costs(params) else None,
         train=train,
+        graded=bool(np.issubdtype(stream_labels.dtype, np.floating)),
     )
 
 
@@ -117,8 +124,8 @@ def execute_run(spec: RunSpec, data: CaptureData, features: np.ndarray | None, p
     (energy J incl. the router's own, or time s), for the report's 95% intervals (`uncertainty`).
     """
     stream, train = replay_parts(spec, data, features, cost)
-    ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost, train)
     router_params = {**params, "V": spec.V, "c": spec.c, "model": spec.model}
+    ctx = router_context(data, spec, cost, stream.features, stream.labels, stream.cost, train, router_params)
     trace = replay(build_router(spec.router, ctx, router_params), stream, overhead_prices(params))
     row = summarize(spec, trace, data.categories, cost) | token_columns(data, stream.order, trace)
     return {"run_id": spec.run_id, "row": row, "history": history(spec, trace, data.categories),
@@ -226,10 +233,11 @@ def history(spec: RunSpec, trace: Trace, categories: tuple[str, ...]) -> dict[st
     return out
 
 
-def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict[str, Any]:
-    """The cheapest fixed mixture's expected outcome on the requests `spec` scores: a bound beside the routers.
+def bound_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict[str, Any]:
+    """An expected-value bound's outcome on the requests `spec` scores, beside the routers.
 
-    `spec.router` is `static_optimum`. On the full stream the bound is the
+    `spec.router` names a registry entry with `expected` (the static optimum: the cheapest fixed mixture,
+    `core.bounds.static_mixture`). On the full stream the bound is the
     benchmark's (seed -1, reported without a seed); on a test split it is that
     seed's test part, the requests every router of that seed is scored on.
     """
@@ -240,7 +248,7 @@ def static_optimum_row(spec: RunSpec, data: CaptureData, cost: CostKind) -> dict
         labels, costs, energies, times = part.labels, part.cost, part.energy, part.time
     n = len(labels)
     order = np.arange(data.n) if spec.split == "full" else part.order
-    mix = static_mixture(labels.mean(axis=0), costs.mean(axis=0), spec.alpha)
+    mix = registry.get(spec.router).expected(labels.mean(axis=0), costs.mean(axis=0), spec.alpha)
     energy = float(mix.probabilities @ energies.mean(axis=0))
     time = float(mix.probabilities @ times.mean(axis=0))
     row = _base_row(spec, cost) | {

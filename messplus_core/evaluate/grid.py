@@ -15,22 +15,28 @@ from typing import Any, Mapping, Sequence
 from messplus_core.data.scenarios import NO_SCENARIO, Scenario
 from messplus_core.errors import ConfigError
 from messplus_core.evaluate.experiment import RunSpec, settings_hash
-from messplus_core.routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, check_router_names, needs_features
+from messplus_core.routers import check_router_names, registry
 from messplus_core.specs import BenchmarkSpec, ModelZoo, check_alpha
 
 
+def sweeping(axis: str) -> tuple[str, ...]:
+    """The registered routers that span sweep axis `axis` (V, c: the MESS+ presets)."""
+    return tuple(n for n in registry.names() if axis in registry.get(n).sweeps)
+
+
 def _per_preset(axis: str, values: Any, override: Any) -> dict[str, list[float]]:
-    """A sweep axis (V or c) per MESS+ preset. The sweep gives `{preset: [values]}` (the presets' V differ in
-    units); a plain list applies to every preset; a top-level override (`V=`, `c=`: one value or a list)
-    replaces every preset's."""
+    """A sweep axis (V or c) per router that spans it (the MESS+ presets). The sweep gives `{router: [values]}`
+    (the presets' V differ in units); a plain list applies to every such router; a top-level override (`V=`,
+    `c=`: one value or a list) replaces every one's."""
+    routers = sweeping(axis)
     if override is not None:
-        return {name: sweep_values(axis, override, float) for name in MESS_PLUS_ROUTERS}
+        return {name: sweep_values(axis, override, float) for name in routers}
     if isinstance(values, Mapping):
-        unknown = sorted(set(values) - set(MESS_PLUS_ROUTERS))
+        unknown = sorted(set(values) - set(routers))
         if unknown:
-            raise ConfigError(f"sweep.{axis} names {unknown}, which are not MESS+ presets; use {list(MESS_PLUS_ROUTERS)}.")
+            raise ConfigError(f"sweep.{axis} names {unknown}, which are not routers that sweep {axis}; use {list(routers)}.")
         return {name: [float(v) for v in vs] for name, vs in values.items()}
-    return {name: [float(v) for v in values] for name in MESS_PLUS_ROUTERS}
+    return {name: [float(v) for v in values] for name in routers}
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ def _single_value(name: str, value: Any) -> float:
 @dataclass(frozen=True)
 class SplitProtocol:
     """The train/test protocol: offline routers fit on the first `train_fraction` of each seed's stream, and
-    every router is scored on the rest in the same order; MESS+ (which learns online) also on the full stream.
+    every router is scored on the rest in the same order; routers that learn online (MESS+) also on the full
+    stream (registry metadata `trains_offline`, `learns_online`).
 
     `enabled: auto` (the default) turns it on exactly when an offline router is selected.
     """
@@ -138,7 +145,7 @@ class SplitProtocol:
         """From the `split` config node. Raises ConfigError for an `enabled` other than auto/true/false, a
         train_fraction outside (0, 1), or offline routers selected with the protocol turned off."""
         cfg = cfg or {}
-        offline = sorted(OFFLINE_ROUTERS & set(routers))
+        offline = sorted(set(registry.names(trains_offline=True)) & set(routers))
         enabled = cfg.get("enabled", "auto")
         if enabled == "auto":
             enabled = bool(offline)
@@ -157,7 +164,7 @@ class SplitProtocol:
         if not self.enabled:
             return [("full", None)]
         test = ("test", self.train_fraction)
-        return [test, ("full", None)] if router in MESS_PLUS_ROUTERS else [test]
+        return [test, ("full", None)] if registry.get(router).learns_online else [test]
 
     @property
     def main_split(self) -> str:
@@ -197,7 +204,8 @@ def stream_plans(benchmarks: Sequence[BenchmarkSpec], axes: SweepAxes, scenarios
 def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict[str, dict[str, Any]],
                axes: SweepAxes, settings: dict[str, Any], split: SplitProtocol = SplitProtocol(),
                scenarios: Sequence[Scenario] = ()) -> list[RunSpec]:
-    """Every run the config asks for. Each MESS+ preset spans its V x c; the baselines do not depend on them."""
+    """Every run the config asks for. A router that sweeps V and c (the MESS+ presets) spans its V x c, a per-model
+    router runs once per zoo model, every other router once per stream, alpha and seed."""
     check_router_names(list(routers))
     grid: list[RunSpec] = []
     for stream in stream_plans(benchmarks, axes, scenarios):
@@ -206,14 +214,15 @@ def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict
                 common = dict(benchmark=stream.benchmark, alpha=alpha, seed=seed, feedback_rate=stream.feedback_rate,
                               scenario=stream.scenario, shuffle=stream.shuffle)
                 for name in routers:
+                    spec = registry.get(name)
                     digest = settings_hash({"router": routers[name],
-                                            **(settings if needs_features(name, routers[name]) else {"cost": settings["cost"]}),
+                                            **(settings if spec.needs_features(routers[name]) else {"cost": settings["cost"]}),
                                             **({"scenario": stream.identity} if stream.identity else {})})
                     for part, fraction in split.splits(name):
                         run = dict(common, router=name, config_hash=digest, split=part, train_fraction=fraction)
-                        if name in MESS_PLUS_ROUTERS:
+                        if spec.sweeps:
                             grid += [RunSpec(V=v, c=c, **run) for v in axes.V[name] for c in axes.c[name]]
-                        elif name == "single_model":
+                        elif spec.per_model:
                             grid += [RunSpec(model=cat, **run) for cat in zoo.categories]
                         else:
                             grid.append(RunSpec(**run))

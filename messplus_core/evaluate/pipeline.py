@@ -21,7 +21,7 @@ from messplus_core.data.capture_csv import CaptureData, available_benchmarks, ch
 from messplus_core.data.embeddings import cached_embeddings, check_encoder_available, recipe_identity
 from messplus_core.data.scenarios import NO_SCENARIO, Scenario, concatenate, scenarios_from_mapping
 from messplus_core.errors import CaptureError, ConfigError, config_errors
-from messplus_core.evaluate.experiment import RunSpec, static_optimum_row
+from messplus_core.evaluate.experiment import RunSpec, bound_row
 from messplus_core.evaluate.grid import SplitProtocol, SweepAxes, build_grid, stream_plans
 from messplus_core.evaluate.loggers import WandbLogger
 from messplus_core.evaluate.plots import write_plots, write_scenario_plots
@@ -29,8 +29,7 @@ from messplus_core.evaluate.report import Column, ReportContext, TableSetting, r
 from messplus_core.evaluate.runner import Inputs, run_grid
 from messplus_core.evaluate.store import RunStore
 from messplus_core.predictors import PREDICTORS
-from messplus_core.routers import MESS_PLUS_ROUTERS, OFFLINE_ROUTERS, needs_features
-from messplus_core.routers.mess_plus import MessPlusSettings
+from messplus_core.routers import registry
 from messplus_core.specs import BenchmarkSpec, ModelZoo, benchmarks_from_mapping
 
 log = logging.getLogger("messplus.evaluate")
@@ -76,8 +75,9 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     if not routers:
         raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
     predictor = cfg.get("predictor") or {}
-    for name in MESS_PLUS_ROUTERS:
-        if name in routers and needs_features(name, routers[name]):
+    for name in routers:
+        spec = registry.get(name)  # ConfigError naming the available routers for an unknown one
+        if spec.predictor and spec.needs_features(routers[name]):
             if predictor.get("name") not in PREDICTORS:
                 raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
             routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
@@ -105,27 +105,16 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
 
 
 def check_router_params(routers: dict[str, dict[str, Any]], zoo: ModelZoo) -> None:
-    """Router settings that would otherwise fail inside a worker, mid-sweep."""
-    for name in (n for n in MESS_PLUS_ROUTERS if n in routers):
-        params = routers[name]
-        try:  # the preset's own validation, with placeholder V and c (the sweep's are checked by SweepAxes)
-            MessPlusSettings.from_params({**params, "V": 1.0, "c": 1.0})
+    """Router settings that would otherwise fail inside a worker, mid-sweep: each registered router's own
+    `check` (e.g. MESS+'s levers, a learned router's folds), as a ConfigError naming the router and the zoo."""
+    for name, params in routers.items():
+        check = registry.get(name).check
+        if check is None:
+            continue
+        try:
+            check(params, tuple(zoo.categories))
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"routers.{name}: {err}") from None
-        prior = params.get("energy_prior")
-        if prior is not None and len(prior) != len(zoo.categories):
-            raise ConfigError(f"routers.{name}.energy_prior needs one value per model of zoo '{zoo.name}' "
-                              f"({zoo.categories}), got {prior!r}.")
-    for name in sorted(OFFLINE_ROUTERS & set(routers)):
-        params = routers[name]
-        folds = params.get("folds")
-        if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int) or folds < 2):
-            raise ConfigError(f"routers.{name}.folds must be an integer >= 2, got {folds!r}.")
-        k = params.get("k")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ConfigError(f"routers.{name}.k must be a positive integer, got {k!r}.")
-        if not isinstance(params.get("margin", 0.0), (int, float)):
-            raise ConfigError(f"routers.{name}.margin must be a number, got {params.get('margin')!r}.")
+            raise ConfigError(f"routers.{name}: {err} (zoo '{zoo.name}')") from None
 
 
 def check_packages(cfg: dict[str, Any]) -> None:
@@ -204,7 +193,8 @@ def protocol_sizes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> tuple
     Returns (the plan without the skipped runs, notes for summary.md).
     """
     fraction = p.split.train_fraction
-    learned = sorted(OFFLINE_ROUTERS & set(p.routers))
+    offline = set(registry.names(trains_offline=True))
+    learned = sorted(offline & set(p.routers))
     need = 2 if learned else 1
     short: dict[tuple[str, str, float], list[tuple[int, int]]] = {}
     for s in p.specs:
@@ -235,7 +225,7 @@ def protocol_sizes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> tuple
         log.warning(notes[-1])
     if not skip:
         return p, notes
-    kept = [s for s in p.specs if not (s.router in OFFLINE_ROUTERS and (s.scenario, s.benchmark, s.feedback_rate) in skip)]
+    kept = [s for s in p.specs if not (s.router in offline and (s.scenario, s.benchmark, s.feedback_rate) in skip)]
     return replace(p, specs=kept), notes
 
 
@@ -249,7 +239,7 @@ def _protocol_fixes(p: EvaluationPlan, n: int, rate: float, need: int, learned: 
     if rate < 1 and all(labelled_training_requests(n, seed, 1.0, p.split.train_fraction) >= need for seed in p.axes.seeds):
         fixes.append("feedback_rate=1.0")
     if learned:
-        others = [r for r in p.routers if r not in OFFLINE_ROUTERS]
+        others = [r for r in p.routers if not registry.get(r).trains_offline]
         fixes.append(f"router=[{','.join(others)}] (without the learned routers no train/test split is made)"
                      if others else "drop the learned routers from router=")
     if not fixes:
@@ -283,7 +273,7 @@ def run_bookkeeping(p: EvaluationPlan, store: RunStore) -> list[str]:
 def stream_features(p: EvaluationPlan, datasets: dict[str, CaptureData], encoder: str, cache_dir: str) -> dict[str, np.ndarray | None]:
     """Embeddings per dataset (cached on disk); a concatenated stream stacks its parts' (no re-encoding)."""
     used = {s.router for s in p.specs}
-    if not any(needs_features(name, params) for name, params in p.routers.items() if name in used):
+    if not any(registry.get(name).needs_features(params) for name, params in p.routers.items() if name in used):
         return {name: None for name in datasets}
     concatenated = {sc.name: sc for sc in p.scenarios if sc.parts}
     check_encoder_available(encoder, [d.texts for name, d in datasets.items() if name not in concatenated], cache_dir)
@@ -350,10 +340,10 @@ def n_jobs(value: Any) -> int:
 
 
 def table_setting(p: EvaluationPlan, table: dict[str, Any]) -> TableSetting:
-    """The (V, c) of each selected MESS+ preset shown in summary.md and the plots: the sweep's own where it has
-    one of each, else `summary.<preset>.V/c`."""
+    """The (V, c) of each selected router that sweeps them (the MESS+ presets) shown in summary.md and the plots:
+    the sweep's own where it has one of each, else `summary.<preset>.V/c`."""
     out: TableSetting = {}
-    for name in (n for n in MESS_PLUS_ROUTERS if n in p.routers):
+    for name in (n for n in registry.names() if n in p.routers and registry.get(n).sweeps):
         Vs, cs, chosen = p.axes.V[name], p.axes.c[name], table.get(name) or {}
         V = Vs[0] if len(Vs) == 1 else float(chosen.get("V", Vs[0]))
         c = cs[0] if len(cs) == 1 else float(chosen.get("c", cs[0]))
@@ -424,7 +414,7 @@ def write_report(p: EvaluationPlan, datasets: dict[str, CaptureData], store: Run
         wandb.start(records, {"data_dir": str(p.data_dir), "model_zoo": p.zoo.name, "cost": p.cost,
                               "benchmarks": [b.name for b in p.benchmarks], "routers": sorted(p.routers),
                               "scenarios": [sc.name for sc in p.scenarios], "split": p.split.main_split, "runs": len(records)})
-    frame = results_frame(records, [static_optimum_row(spec, datasets[spec.benchmark], p.cost) for spec in bound_specs(p)])
+    frame = results_frame(records, [bound_row(spec, datasets[spec.benchmark], p.cost) for spec in bound_specs(p)])
     ctx = report_context(p, cfg)
     notes = [d.report.describe(name) for name, d in datasets.items()] + notes
     results_csv = out_dir / "results.csv"
@@ -448,12 +438,12 @@ def write_report(p: EvaluationPlan, datasets: dict[str, CaptureData], store: Run
 
 
 def bound_specs(p: EvaluationPlan) -> list[RunSpec]:
-    """One static-optimum bound per set of requests the grid scores: per stream and alpha on the full stream,
-    and per seed on a test part."""
-    specs = {replace(s, router="static_optimum", V=None, c=None, model=None, config_hash="", feedback_rate=1.0,
-                                 seed=s.seed if s.split == "test" else -1)
-             for s in p.specs}
-    return sorted(specs, key=lambda s: (s.scenario, s.benchmark, s.alpha, s.split, s.seed))
+    """One row per expected-value bound (registry entries with `expected`, the static optimum) per set of
+    requests the grid scores: per stream and alpha on the full stream, and per seed on a test part."""
+    specs = {replace(s, router=bound, V=None, c=None, model=None, config_hash="", feedback_rate=1.0,
+                     seed=s.seed if s.split == "test" else -1)
+             for s in p.specs for bound in registry.names() if registry.get(bound).expected is not None}
+    return sorted(specs, key=lambda s: (s.scenario, s.benchmark, s.alpha, s.split, s.seed, s.router))
 
 
 def summary_sections(p: EvaluationPlan) -> list[tuple[str, str, str, list[Column]]]:

@@ -22,29 +22,37 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from messplus_core.evaluate.report import ReportContext  # noqa: E402
-from messplus_core.routers import is_mess_plus  # noqa: E402
+from messplus_core.evaluate.report import ReportContext, is_bound, is_mess_plus  # noqa: E402
+from messplus_core.routers import registry  # noqa: E402
 from messplus_core.core.uncertainty import combined_interval  # noqa: E402
 
-#: Fixed tab20 slots, so a router has the same colour in every run and every figure.
-ROUTER_SLOTS = {"mess_plus": 0, "mess_plus_paper": 2, "educated_guess": 4, "threshold_2model": 6,
-                "cheapest_above_threshold": 8, "knn": 10, "oracle": 14, "static_optimum": 15}
 MAX_COLS = 4
 TITLE_FONT = 10
 LEGEND_FONT = 7
 
 
+def _category(router: str) -> str | None:
+    """The zoo category of a per-model router's label (`single_model:<category>`), else None."""
+    return router.split(registry.MODEL_SEPARATOR, 1)[1] if registry.label_is(router, "per_model") \
+        and registry.MODEL_SEPARATOR in router else None
+
+
+def model_color(category: str, categories: Sequence[str]) -> Any:
+    """viridis by the model's cost rank in the zoo (cheapest darkest)."""
+    rank = categories.index(category) if category in categories else 0
+    return plt.get_cmap("viridis")(0.1 + 0.8 * rank / max(1, len(categories) - 1))
+
+
 def router_color(router: str, categories: Sequence[str]) -> Any:
-    """tab20 by name for routers (unknown names: a stable slot from the name), viridis by rank for single models."""
-    if router.startswith("single_model:"):
-        cat = router.split(":", 1)[1]
-        rank = categories.index(cat) if cat in categories else 0
-        return plt.get_cmap("viridis")(0.1 + 0.8 * rank / max(1, len(categories) - 1))
-    base = router.split(" ")[0]
-    slot = ROUTER_SLOTS.get(base)
-    if slot is None:
-        slot = (16 + sum(map(ord, base))) % 20
-    return plt.get_cmap("tab20")(slot + (1 if router.endswith("(full stream)") else 0))
+    """tab20 at the router's registered `colour` slot (none: a stable slot from the name), so a router keeps one
+    colour in every run and figure; viridis by cost rank for a per-model router's runs."""
+    cat = _category(router)
+    if cat is not None:
+        return model_color(cat, categories)
+    base = router.removesuffix(registry.FULL_STREAM_SUFFIX)
+    spec = registry.spec_of_label(base)
+    slot = spec.colour if spec is not None and spec.colour is not None else (16 + sum(map(ord, base))) % 20
+    return plt.get_cmap("tab20")(slot + (1 if router.endswith(registry.FULL_STREAM_SUFFIX) else 0))
 
 
 def _panels(n: int, title: str, subtitle: str, legend_rows: int = 1):
@@ -127,9 +135,9 @@ def _runs(records: Sequence[dict[str, Any]], name: str, alpha: float, ctx: Repor
 
 def _order(router: str, categories: Sequence[str]) -> tuple:
     """Legend order: MESS+ routers, other routers, single models cheapest first, the bounds last."""
-    cat = router.split(":", 1)[1] if router.startswith("single_model:") else None
+    cat = _category(router)
     rank = list(categories).index(cat) if cat in categories else -1
-    return not is_mess_plus(router), router in ("static_optimum", "oracle"), cat is not None, rank, router
+    return not is_mess_plus(router), is_bound(router), cat is not None, rank, router
 
 
 def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categories: Sequence[str]) -> None:
@@ -141,7 +149,7 @@ def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categ
         router, h = rec["row"]["router"], rec["history"]
         mess = is_mess_plus(router)
         ax.plot(h["t"], h["satisfaction"], label=router, color=router_color(router, categories),
-                lw=2.0 if mess else 1.0, ls="-" if mess or not router.startswith("single_model") else ":", zorder=3 if mess else 2)
+                lw=2.0 if mess else 1.0, ls="-" if mess or _category(router) is None else ":", zorder=3 if mess else 2)
     ax.axhline(alpha, color="k", ls="--", lw=1, label="α (SLA target)")
     ax.set(xlabel="request", ylabel="satisfaction so far")
 
@@ -149,7 +157,7 @@ def running_satisfaction(ax, runs: Sequence[dict[str, Any]], alpha: float, categ
 def model_mix(ax, rec: dict[str, Any], categories: Sequence[str]) -> None:
     """Draw one run's share of requests served by each model so far, stacked, on `ax`."""
     h = rec["history"]
-    colors = [router_color(f"single_model:{cat}", categories) for cat in categories]
+    colors = [model_color(cat, categories) for cat in categories]
     ax.stackplot(h["t"], *[h[f"share_{cat}"] for cat in categories], labels=list(categories), colors=colors, alpha=0.85)
     ax.set(xlabel="request", ylabel="share of requests so far", ylim=(0, 1))
 
@@ -227,17 +235,17 @@ def cost_vs_satisfaction(records: Sequence[dict[str, Any]], frame: pd.DataFrame,
             pts.sort()
             color = router_color(router, categories)
             xs, ys = [p[1] for p in pts], [p[2] for p in pts]
-            if router.startswith("single_model"):
+            if _category(router) is not None:
                 ax.plot(xs[:1], ys[:1], ls="none", marker="x", ms=7, color=color, label=router)
                 continue
-            style = {"static_optimum": dict(ls="--", marker="s", ms=4), "oracle": dict(ls=":", marker="v", ms=4)}.get(
-                router, dict(ls="-", marker="o", ms=4))
+            spec = registry.spec_of_label(router)
+            style = dict(spec.plot_style) if spec is not None and spec.plot_style else dict(ls="-", marker="o", ms=4)
             ax.plot(xs, ys, color=color, label=router, lw=1.8 if is_mess_plus(router) else 1.2, **style)
             for alpha, x, y, iv in pts:
                 if iv is not None:
                     ax.plot([x, x], [iv.low, iv.high], color=color, lw=0.8)
-                if is_mess_plus(router) or router in ("static_optimum", "oracle"):  # bounds label below-left, routers above-right
-                    bound = router in ("static_optimum", "oracle")
+                if is_mess_plus(router) or is_bound(router):  # bounds label below-left, routers above-right
+                    bound = is_bound(router)
                     ax.annotate(f"{alpha:g}", (x, y), textcoords="offset points", xytext=(-3, -8) if bound else (3, 3),
                                 ha="right" if bound else "left", fontsize=6, color=color)
         for alpha in sorted(part["alpha"].unique()):

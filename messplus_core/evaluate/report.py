@@ -25,10 +25,9 @@ import pandas as pd
 from messplus_core.core.aiq import aiq
 from messplus_core.core.uncertainty import Interval, combined_interval
 from messplus_core.data.scenarios import NO_SCENARIO
-from messplus_core.routers import MESS_PLUS_ROUTERS, is_mess_plus
+from messplus_core.routers import registry
 
-BOUNDS = ("static_optimum", "oracle")
-FULL_SUFFIX = " (full stream)"
+FULL_SUFFIX = registry.FULL_STREAM_SUFFIX
 #: Per-request and total columns of results.csv for each optimised cost kind.
 COST_COLUMNS = {"energy": ("energy_j_per_request", "energy_j_total"), "time": ("time_s_per_request", "time_s_total")}
 #: The (V, c) each MESS+ preset is shown at in the tables and plots: {preset: (V, c)}.
@@ -80,9 +79,7 @@ def results_frame(records: Sequence[dict[str, Any]], bound_rows: Sequence[dict[s
     benchmark, MESS+ presets first, the educated guess, other routers, the static optimum and the oracle last."""
     rows = [r["row"] for r in records] + list(bound_rows)
     frame = pd.DataFrame(rows)
-    order = {name: i for i, name in enumerate(MESS_PLUS_ROUTERS)} | {"educated_guess": len(MESS_PLUS_ROUTERS),
-                                                                     "static_optimum": 98, "oracle": 99}
-    frame["_order"] = frame["router"].map(lambda r: order.get(r, len(MESS_PLUS_ROUTERS) + 1))
+    frame["_order"] = frame["router"].map(registry.display_order)
     frame["_scenario"] = frame["scenario"] != NO_SCENARIO
     frame = frame.sort_values(["_scenario", "scenario", "benchmark", "_order", "router", "split", "alpha", "V", "c", "seed"],
                               na_position="first")
@@ -113,6 +110,15 @@ def resolve_columns(part: pd.DataFrame, columns: Sequence[Column]) -> tuple[list
     return out, notes
 
 
+def is_mess_plus(label: str) -> bool:
+    """A results label of a MESS+ preset (`mess_plus_paper`, `mess_plus (full stream)`): the registry's `preset`."""
+    return registry.label_is(label, "preset")
+
+
+def is_bound(label: str) -> bool:
+    return registry.label_is(label, "bound")
+
+
 def _at_setting(rows: pd.DataFrame, settings: Mapping[str, tuple[float, float]]) -> pd.DataFrame:
     keep = np.ones(len(rows), dtype=bool)
     for router, (V, c) in settings.items():
@@ -123,11 +129,12 @@ def _at_setting(rows: pd.DataFrame, settings: Mapping[str, tuple[float, float]])
 
 
 def with_entries(rows: pd.DataFrame, main_split: str) -> pd.DataFrame:
-    """Rows on `main_split` named by router; under the protocol, MESS+ on the full stream as `<router> (full stream)`."""
+    """Rows on `main_split` named by router; under the protocol, the routers that learn online (MESS+) on the full
+    stream as `<router> (full stream)`."""
     main = rows[rows["split"] == main_split]
     keep = [main.assign(entry=main["router"])]
     if main_split != "full":
-        full = rows[(rows["split"] == "full") & rows["router"].map(is_mess_plus)]
+        full = rows[(rows["split"] == "full") & rows["router"].map(lambda r: registry.label_is(r, "learns_online"))]
         keep.append(full.assign(entry=full["router"] + FULL_SUFFIX))
     return pd.concat(keep)
 
@@ -148,12 +155,12 @@ def num(x: float) -> str:
 def _entries(rows: pd.DataFrame) -> list[str]:
     """Table rows in frame order: MESS+ routers first (each followed by its full-stream entry), the bounds last."""
     names = list(dict.fromkeys(rows["entry"]))
-    preset = lambda e: MESS_PLUS_ROUTERS.index(e.split(" ")[0]) if is_mess_plus(e) else len(MESS_PLUS_ROUTERS)
-    return sorted(names, key=lambda e: (e in BOUNDS, preset(e), e.endswith(FULL_SUFFIX)))
+    preset = lambda e: registry.display_order(e) if is_mess_plus(e) else math.inf
+    return sorted(names, key=lambda e: (is_bound(e), preset(e), e.endswith(FULL_SUFFIX)))
 
 
 def _display(entry: str) -> str:
-    return f"*{entry}* (bound)" if entry in BOUNDS else entry
+    return f"*{entry}* (bound)" if is_bound(entry) else entry
 
 
 @dataclass(frozen=True)
@@ -272,8 +279,8 @@ def interval_table(rows: pd.DataFrame, columns: Sequence[Column], ctx: ReportCon
     lines = ["| router | " + " | ".join(f"{col.name} (α={col.alpha:g})" for col in columns) + " |",
              "|---|" + "---|" * len(columns)]
     for entry in _entries(rows):
-        if entry == "static_optimum":
-            continue  # expected values, not a sample
+        if registry.spec_of_label(entry) is not None and registry.spec_of_label(entry).expected is not None:
+            continue  # an expected-value bound (the static optimum), not a sample
         cells = []
         for col in columns:
             o = result.get((entry, col.name))
@@ -320,14 +327,14 @@ def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], reference: str,
             cells.append(f"{o.cost / ref.cost:.2f}×{_flag(o)}")
         mean = _geomean(ratios)
         mean_text = "–" if math.isnan(mean) else f"{mean:.2f}×" + (" ⚠" if flagged else "")
-        own = "–" if entry in BOUNDS or not overheads else num(sum(overheads) / len(overheads))
+        own = "–" if is_bound(entry) or not overheads else num(sum(overheads) / len(overheads))
         lines.append(f"| {_display(entry)} | " + " | ".join(cells) + f" | {mean_text} |" + (f" {own} |" if own_energy else ""))
     return lines
 
 
 def best_other(result: Mapping[tuple[str, str], Outcome], bench: str) -> tuple[str, Outcome] | None:
     """The cheapest router other than MESS+ that meets alpha (mean over seeds); else the most satisfying one."""
-    others = [(e, o) for (e, b), o in result.items() if b == bench and e not in BOUNDS and not is_mess_plus(e)]
+    others = [(e, o) for (e, b), o in result.items() if b == bench and not is_bound(e) and not is_mess_plus(e)]
     if not others:
         return None
     meeting = [(e, o) for e, o in others if o.meets]
@@ -428,7 +435,8 @@ def section(title: str, intro: str, rows: pd.DataFrame, columns: Sequence[Column
                   "exploration reveals, scored before the predictor learns it, pooled over models; presets with a "
                   "per-request predictor only; few labels make it noisy).", ""]
         lines += versus_table(rows, columns, ctx, result)
-    for bound, what in (("static_optimum", "static optimum"), ("oracle", "oracle")):
+    for bound in registry.names(bound=True):
+        what = bound.replace("_", " ")
         if (rows["entry"] == bound).any():
             lines += ["", f"### How far from the limit: cost as a multiple of the {what}", ""]
             lines += ratio_table(rows, columns, bound, result)
@@ -444,7 +452,8 @@ def alpha_sweep_tables(frame: pd.DataFrame, scenario: str, ctx: ReportContext) -
         if len(alphas) < 2:
             continue
         means = rows.groupby(["entry", "alpha"])[[ctx.per_request, "satisfaction"]].mean()
-        singles = means[means.index.get_level_values(0).str.startswith("single_model")][ctx.per_request]
+        per_model = means.index.get_level_values(0).map(lambda e: registry.label_is(e, "per_model")).to_numpy(dtype=bool)
+        singles = means[per_model][ctx.per_request]
         c_min, c_max = (singles.min(), singles.max()) if len(singles) else (math.nan, math.nan)
         columns = [Column(bench, float(a)) for a in alphas]
         lines += ["", f"### {bench} across α", "",
@@ -470,7 +479,8 @@ def alpha_sweep_tables(frame: pd.DataFrame, scenario: str, ctx: ReportContext) -
 
 def mess_setting_table(frame: pd.DataFrame, scenario: str, columns: Sequence[Column], ctx: ReportContext) -> list[str]:
     """Every MESS+ (V, c) that ran, at each column's alpha (only when some MESS+ router ran several)."""
-    part = frame[(frame["scenario"] == scenario) & frame["router"].map(is_mess_plus) & (frame["split"] == ctx.main_split)]
+    sweeps = frame["router"].map(lambda r: registry.label_is(r, "sweeps"))
+    part = frame[(frame["scenario"] == scenario) & sweeps & (frame["split"] == ctx.main_split)]
     if part.empty or part.groupby("router")[["V", "c"]].apply(lambda g: len(g.drop_duplicates())).max() < 2:
         return []
     lines = ["", "### MESS+ across V and c", "",
@@ -544,8 +554,8 @@ def header(ctx: ReportContext) -> list[str]:
                   "SLA mark (strict, per seed): ✓ α met in every seed, ✗ in none, k/n in some; in the mean column: the columns "
                   "whose mean over seeds meets α (✓ all, ✗ none); "
                   "≈ after it: the mean misses α but α lies inside the 95% interval (see each section's interval table). "
-                  "`static_optimum` (cheapest fixed mixture, expected values) and `oracle` (per-request hindsight) "
-                  "are bounds, not routers.", ""]
+                  + " and ".join(f"`{b}` ({registry.get(b).describe})" for b in registry.names(bound=True))
+                  + " are bounds, not routers.", ""]
     return lines
 
 

@@ -12,35 +12,57 @@
 
 All three read the same frozen-encoder embeddings as MESS+ and fit on
 `RouterContext.train` only; their knob is calibrated there (see
-`calibration`). They do not learn online, so each plans the whole test part
-at once. Each runs one inference per routed request, which the engine
-charges at `router_energy_j`; offline training happens before the stream and
-is not charged.
+`calibration`). They do not learn online: at decision time each applies its
+fitted rule to one request's embedding (`LearnedRouter`, an OnlineRouter).
+Each runs one inference per routed request, which the engine charges at
+`router_energy_j`; offline training happens before the stream and is not
+charged.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from messplus_core.core.calibration import (Calibration, cheapest_above_choice, cheapest_compliant, lambda_candidates,
                                             out_of_fold, threshold_candidates, two_model_choice, utility_choice)
 from ..predictors.mlp_head import MLPHead
-from .base import RouterContext, TrainingPart, Usage
-from .baselines import PlannedRouter
+from .base import Decision, Feedback, Replayed, Router, RouterContext, TrainingPart
+from .registry import register
+
+#: A fitted rule: (k, d) request embeddings -> (k,) model indices to serve (one request at decision time).
+Rule = Callable[[np.ndarray], np.ndarray]
 
 
-class LearnedRouter(PlannedRouter):
-    """A plan for the test part fixed by an offline-trained rule, with its calibration reported."""
+class LearnedRouter:
+    """An offline-trained rule applied to one request at a time (an OnlineRouter), with its calibration reported.
 
-    def __init__(self, plan: np.ndarray, calibration: Calibration, n_train: int) -> None:
-        super().__init__(plan)
-        self.calibration, self.n_train = calibration, n_train
+    rule: (k, d) embeddings -> (k,) model indices, fixed after training (the state is only the request count t: a fresh
+    router built from the same training part has the same rule).
+    """
 
-    def usage(self) -> Usage:
-        n = len(self.plan)
-        return Usage(inferences=np.ones(n), train_steps=np.zeros(n))
+    def __init__(self, rule: Rule, calibration: Calibration, n_train: int) -> None:
+        self.rule, self.calibration, self.n_train = rule, calibration, n_train
+        self.t = 0
+
+    def decide(self, features: np.ndarray | None = None) -> Decision:
+        if features is None:
+            raise ValueError("a learned router needs the request's embedding (RouterContext.features).")
+        self.t += 1
+        serve = int(self.rule(np.asarray(features)[None, :])[0])
+        return Decision(self.t, serve, (serve,), inferences=1)
+
+    def observe(self, decision: Decision, feedback: Feedback) -> int:
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "calibrated_value": self.calibration.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["calibrated_value"] != self.calibration.value:
+            raise ValueError("learned router: the saved state belongs to a rule calibrated on another training part.")
+        self.t = state["t"]
 
     def report(self) -> dict[str, float]:
         return {"calibrated_value": self.calibration.value, "train_satisfaction": self.calibration.train_satisfaction,
@@ -72,7 +94,27 @@ def out_of_fold_heads(ctx: RouterContext, x: np.ndarray, y: np.ndarray, params: 
     return oof, fit(np.arange(len(x)), 0)
 
 
-def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+def check_learned(params: Mapping[str, Any], categories: tuple[str, ...]) -> None:
+    """A learned router's settings that would otherwise fail inside a worker, mid-sweep (ValueError)."""
+    folds = params.get("folds")
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int) or folds < 2):
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}.")
+    k = params.get("k")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    if not isinstance(params.get("margin", 0.0), (int, float)):
+        raise ValueError(f"margin must be a number, got {params.get('margin')!r}.")
+
+
+LEARNED = dict(features=True, trains_offline=True, check=check_learned)
+
+
+def replayed(ctx: RouterContext, policy: LearnedRouter) -> Router:
+    return Replayed(ctx, policy, report=policy.report)
+
+
+@register("threshold_2model", order=20, colour=6, **LEARNED)
+def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> Router:
     """RouteLLM-style router between the cheapest and the priciest model: an MLP head predicts the cheapest
     one's failure; the threshold is calibrated on out-of-fold predictions to alpha + `margin` on the training
     part. params: conf/router/threshold_2model.yaml (head, fit, folds, margin). ValueError via `training_part`."""
@@ -83,22 +125,26 @@ def threshold_2model(ctx: RouterContext, params: dict[str, Any]) -> LearnedRoute
     p_fail = oof[:, 0]
     cal = cheapest_compliant(threshold_candidates(p_fail), lambda thr: two_model_choice(p_fail, thr, weak, strong),
                              train.labels, train.costs, ctx.alpha + params["margin"])
-    plan = two_model_choice(head.predict(ctx.features)[:, 0], np.array([cal.value]), weak, strong)[0]
-    return LearnedRouter(plan, cal, train.n)
+    threshold = np.array([cal.value])
+    rule = lambda x: two_model_choice(head.predict(x)[:, 0], threshold, weak, strong)[0]
+    return replayed(ctx, LearnedRouter(rule, cal, train.n))
 
 
-def cheapest_above_threshold(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+@register("cheapest_above_threshold", order=20, colour=8, **LEARNED)
+def cheapest_above_threshold(ctx: RouterContext, params: dict[str, Any]) -> Router:
     """RouterDC-style router over every model: a multi-label MLP head predicts (M,) satisfaction; the cheapest
     model predicted >= tau serves, tau calibrated out-of-fold to alpha + `margin` on the training part."""
     train = training_part(ctx, "cheapest_above_threshold")
     s_hat, head = out_of_fold_heads(ctx, train.features, train.labels.astype(np.float64), params)
     cal = cheapest_compliant(threshold_candidates(s_hat), lambda taus: cheapest_above_choice(s_hat, taus),
                              train.labels, train.costs, ctx.alpha + params["margin"])
-    plan = cheapest_above_choice(head.predict(ctx.features), np.array([cal.value]))[0]
-    return LearnedRouter(plan, cal, train.n)
+    tau = np.array([cal.value])
+    rule = lambda x: cheapest_above_choice(head.predict(x), tau)[0]
+    return replayed(ctx, LearnedRouter(rule, cal, train.n))
 
 
-def knn(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
+@register("knn", order=20, colour=10, **LEARNED)
+def knn(ctx: RouterContext, params: dict[str, Any]) -> Router:
     """RouterBench-style router: the k nearest training requests (cosine similarity of unit-norm embeddings)
     give each model's expected satisfaction; argmax of that minus lambda x mean training cost serves, lambda
     calibrated leave-one-out to alpha + `margin`. ValueError with fewer than 2 training requests."""
@@ -113,9 +159,9 @@ def knn(ctx: RouterContext, params: dict[str, Any]) -> LearnedRouter:
     s_hat = neighbour_mean(similarity, labels, k)
     cal = cheapest_compliant(lambda_candidates(s_hat, cost), lambda lams: utility_choice(s_hat, cost, lams),
                              train.labels, train.costs, ctx.alpha + params["margin"])
-    s_test = neighbour_mean(ctx.features @ train.features.T, labels, k)
-    plan = utility_choice(s_test, cost, np.array([cal.value]))[0]
-    return LearnedRouter(plan, cal, train.n)
+    lam = np.array([cal.value])
+    rule = lambda x: utility_choice(neighbour_mean(x @ train.features.T, labels, k), cost, lam)[0]
+    return replayed(ctx, LearnedRouter(rule, cal, train.n))
 
 
 def neighbour_mean(similarity: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -41,9 +41,12 @@ from scipy.special import expit
 
 from messplus_core.core.algorithm import efficient_frontier, explore_probability, queue_update, shadow_price
 from messplus_core.core.rng import EXPLORATION, POSTERIOR, generator
+from messplus_core.errors import ConfigError
+from ..predictors import make_predictor
 from ..predictors.base import Predictor
 from ..predictors.quality import roc_auc
-from .base import EXPLORE, Explore, Router, RouterContext, Usage
+from .base import Decision, Feedback, Replayed, RouterContext
+from .registry import register
 
 Estimator = Literal["head", "model_mean", "blend"]
 CostScale = Literal["raw", "shadow_price"]
@@ -156,25 +159,6 @@ class MessPlusSettings:
         return cls(**picked)
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What MESS+ decided for one request (t counted from 1).
-
-    serve: the model whose answer is returned; queried: every model that runs
-    (all of them charged; one model when exploiting); p_t: the exploration
-    probability; q: the queue when deciding; s_hat: (M,) satisfaction estimates
-    used (None on an exploration made before any estimate exists).
-    """
-
-    t: int
-    serve: int
-    queried: tuple[int, ...]
-    explored: bool
-    p_t: float
-    q: float
-    s_hat: tuple[float, ...] | None
-
-
 @dataclass
 class _Stats:
     """Per-model feedback and cost statistics (plain lists: M is small and updates are one at a time)."""
@@ -195,7 +179,8 @@ class MessPlus:
 
     Per request: `decide(features)` -> Decision; when the answers return, `observe_costs(decision, costs)`;
     when (and if) satisfaction feedback arrives, `observe_feedback(decision, satisfied, labels)`.
-    features: (d,) request embedding (needed by `estimator=head` only).
+    `observe(decision, feedback)` does both at once (the `OnlineRouter` protocol the replay drives).
+    features: (d,) request embedding (needed by `estimator=head` and `blend` only).
     """
 
     def __init__(self, settings: MessPlusSettings, n_models: int, alpha: float, seed: int,
@@ -250,7 +235,16 @@ class MessPlus:
             safe = self._plain_choice(costs, q)
             if costs[serve] < costs[safe]:
                 return Decision(self.t, safe, tuple(sorted({serve, safe})), True, p, self.q, tuple(s_hat))
-        return Decision(self.t, serve, (serve,), False, p, self.q, tuple(s_hat))
+        return Decision(self.t, serve, (serve,), False, p, self.q, tuple(s_hat), inferences=int(s.estimator in ("head", "blend")))
+
+    def observe(self, decision: Decision, feedback: Feedback) -> int:
+        """The OnlineRouter step: `observe_costs`, then `observe_feedback` when the request has feedback.
+        Returns the predictor's optimiser steps (0: none)."""
+        self.observe_costs(decision, dict(feedback.costs))
+        if feedback.satisfied is None:
+            return 0
+        labels = None if feedback.labels is None else dict(feedback.labels)
+        return self.observe_feedback(decision, feedback.satisfied, labels, feedback.features)
 
     def _plain_choice(self, costs: Sequence[float], q: float) -> int:
         """The exploit choice on the plain (shrunk) means, without any optimism bonus."""
@@ -532,8 +526,8 @@ def fit_blend_factor(offset: np.ndarray, deviation: np.ndarray, label: np.ndarra
     return kappa
 
 
-class ReplayedMessPlus(Router):
-    """Drives a `MessPlus` over a replayed stream through the engine's choose/observe interface.
+class ReplayedMessPlus(Replayed):
+    """A `MessPlus` over a replayed stream (`Replayed`), plus what only MESS+ needs from the replay.
 
     The replay hands the request's embedding (and, for energy_estimate=known, its own costs) to
     `decide`, and turns the engine's observations back into `learn`. It records the per-step queue
@@ -549,51 +543,31 @@ class ReplayedMessPlus(Router):
         if policy.settings.estimator in ("head", "blend") and ctx.features is None:
             raise ValueError(f"MESS+ with estimator={policy.settings.estimator} needs request embeddings "
                              "(RouterContext.features).")
-        self.ctx, self.policy = ctx, policy
+        super().__init__(ctx, policy)
         if policy.settings.prior_from_training and ctx.train is not None:
             policy.calibrate(ctx.train.labels, ctx.train.costs)
-        self.decisions: list[Decision] = []
+        self.known_costs = ctx.request_costs if policy.settings.energy_estimate == "known" else None
         self.q_trace = np.zeros(ctx.n)
         self.p_trace = np.zeros(ctx.n)
-        self.train_steps = np.zeros(ctx.n)
-        self.inferences = np.zeros(ctx.n)
         self.auc_pairs: tuple[list[float], list[float]] = ([], [])  # (predicted, label), scored before the predictor learns
 
-    def choose(self, t: int) -> int | Explore:
-        features = None if self.ctx.features is None else self.ctx.features[t]
-        known = self.ctx.request_costs[t] if self.policy.settings.energy_estimate == "known" else None
-        d = self.policy.decide(features, known)
-        self.decisions.append(d)
+    def decide(self, t: int) -> Decision:
+        d = self.policy.decide(self.features(t), None if self.known_costs is None else self.known_costs[t])
         self.p_trace[t] = d.p_t
-        if not d.explored:
-            self.inferences[t] = float(self.policy.settings.estimator in ("head", "blend"))
-            return d.serve
-        if d.queried == tuple(range(self.policy.m)) and d.serve == self.policy.m - 1:
-            return EXPLORE
-        return Explore(d.queried, d.serve)
+        return d
 
     def observe(self, t: int, served: int, satisfied: float | None, labels: np.ndarray | None,
                 costs: dict[int, float]) -> None:
-        d = self.decisions[t]
-        self.policy.observe_costs(d, costs)
-        if satisfied is not None:
-            revealed = None if labels is None else {m: float(labels[m]) for m in d.queried}
-            features = None if self.ctx.features is None else self.ctx.features[t]
-            if revealed is not None and self.policy.predictor is not None:
-                predicted = self.policy.predictor.predict(np.asarray(features)[None, :])[0]
-                self.auc_pairs[0].extend(float(predicted[m]) for m in revealed)
-                self.auc_pairs[1].extend(revealed.values())
-            self.train_steps[t] = self.policy.observe_feedback(d, satisfied, revealed, features)
+        d = self.current
+        if satisfied is not None and labels is not None and self.policy.predictor is not None:
+            predicted = self.policy.predictor.predict(np.asarray(self.features(t))[None, :])[0]
+            self.auc_pairs[0].extend(float(predicted[m]) for m in d.queried)
+            self.auc_pairs[1].extend(float(labels[m]) for m in d.queried)
+        super().observe(t, served, satisfied, labels, costs)
         self.q_trace[t] = self.policy.q
 
     def trace(self) -> dict[str, np.ndarray]:
         return {"Q": self.q_trace, "p_t": self.p_trace}
-
-    def usage(self) -> Usage | None:
-        """One predictor inference per exploited request; the predictor's steps per exploration with feedback."""
-        if self.policy.settings.estimator not in ("head", "blend"):
-            return None
-        return Usage(inferences=self.inferences, train_steps=self.train_steps)
 
     def report(self) -> dict[str, float]:
         out = {"change_resets": float(self.policy.resets), "blend_kappa": self.policy.kappa}
@@ -601,3 +575,48 @@ class ReplayedMessPlus(Router):
             out["predictor_auc"] = roc_auc(np.array(self.auc_pairs[0]), np.array(self.auc_pairs[1]))
             out["predictor_auc_labels"] = float(len(self.auc_pairs[1]))
         return out
+
+
+def check_mess_plus(params: Mapping[str, Any], categories: tuple[str, ...]) -> None:
+    """A preset's levers, validated before any data is read (placeholder V and c: the sweep's are checked by
+    the grid). Raises ValueError naming the lever and what it takes."""
+    MessPlusSettings.from_params({**params, "V": 1.0, "c": 1.0})
+    prior = params.get("energy_prior")
+    if prior is not None and len(prior) != len(categories):
+        raise ValueError(f"energy_prior needs one value per model of the zoo ({list(categories)}), got {list(prior)!r}.")
+
+
+def _reads_features(params: Mapping[str, Any]) -> bool:
+    return params.get("estimator", "head") in ("head", "blend")
+
+
+def _knows_costs(params: Mapping[str, Any]) -> bool:
+    return params.get("energy_estimate") == "known"
+
+
+#: Every MESS+ preset spans the sweep's V x c, learns online (so it also runs on the full stream under the
+#: train/test protocol), reads the predictor config when its estimator reads features, and (energy_estimate=known
+#: only) each request's own costs.
+PRESET = dict(sweeps=("V", "c"), features=_reads_features, predictor=True, learns_online=True, preset=True,
+              hindsight_costs=_knows_costs, check=check_mess_plus)
+
+
+@register("mess_plus", order=0, colour=0, **PRESET)
+@register("mess_plus_paper", order=1, colour=2, **PRESET)
+@register("mess_plus_2024", order=2, **PRESET)  # the 2024 workshop paper's settings (conf/router/mess_plus_2024.yaml)
+def mess_plus(ctx: RouterContext, params: dict[str, Any]) -> ReplayedMessPlus:
+    """Any MESS+ preset: its levers from the router config, V and c from the sweep."""
+    try:
+        settings = MessPlusSettings.from_params(params)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(str(err)) from err
+    predictor = None
+    if settings.estimator in ("head", "blend"):
+        if ctx.features is None:
+            raise ValueError(f"MESS+ with estimator={settings.estimator} needs request embeddings (RouterContext.features).")
+        pred = params["predictor"]
+        head = dict(pred["head"])
+        if pred["name"] == "mlp_head" and ctx.graded:
+            head.setdefault("loss", "mse")  # graded satisfaction: regress the score
+        predictor = make_predictor(pred["name"], ctx.features.shape[1], ctx.n_models, ctx.seed, head)
+    return ReplayedMessPlus(ctx, MessPlus(settings, ctx.n_models, ctx.alpha, ctx.seed, predictor))

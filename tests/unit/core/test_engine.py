@@ -66,7 +66,8 @@ def test_engine_rejects_an_invalid_choice(data):
 
 def mess_plus(data, stream, alpha=0.6, **kw):
     """The paper's MESS+ (estimator=head, raw costs, Q_0 = 0) over the stream."""
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed), "energy", stream.features, stream.labels, stream.cost)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed), "energy", stream.features,
+                         stream.labels, stream.cost, None, kw)
     predictor = make_predictor("mlp_head", stream.features.shape[1], 3, stream.seed, {})
     settings = MessPlusSettings.from_params({k: tuple(v) if k == "energy_prior" else v for k, v in kw.items()})
     return ReplayedMessPlus(ctx, MessPlus(settings, 3, alpha, stream.seed, predictor))

@@ -105,6 +105,7 @@ def test_a_fix_that_cannot_work_is_not_suggested(tmp_path):
 
 def test_with_cost_time_figures_including_a_missing_energy_are_nan_never_a_number(tmp_path):
     from messplus_core.core.engine import replay
+    from messplus_core.routers.base import Replayed
     from messplus_core.routers.baselines import SingleModel
     from messplus_core.evaluate.experiment import router_context, RunSpec
     from messplus_core.core.stream import make_stream
@@ -113,7 +114,7 @@ def test_with_cost_time_figures_including_a_missing_energy_are_nan_never_a_numbe
     stream = make_stream(data, 42, "time")
     for model in CATS:
         ctx = router_context(data, RunSpec("arc_challenge", "single_model", 0.5, 42), "time", None, stream.labels, stream.cost)
-        trace = replay(SingleModel(ctx, model=model), stream)
+        trace = replay(Replayed(ctx, SingleModel(ctx.categories, model)), stream)
         assert np.isnan(trace.energy.sum())  # every model has a missing energy among the 12 requests
         assert np.isfinite(trace.time.sum())
 
