@@ -1,20 +1,25 @@
 """Routers behind one registry (`registry.py`): `conf/router/<name>.yaml` configures the entry of that name.
 
-Importing this package registers every router the project ships (each module
-registers its own with `@register`). Each builder takes the stream's
-RouterContext and the router's parameters (from its config, plus the sweep's
-V and c for MESS+, or the zoo category for a per-model router).
+Importing this package imports every module in it, and each module registers
+its own routers with `@register`: a new router is one module here plus one
+YAML. Each builder takes the stream's RouterContext and the router's
+parameters (from its config, plus the sweep's V and c for MESS+, or the zoo
+category for a per-model router).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
-from . import baselines, learned, mess_plus  # noqa: F401  (each registers its routers)
 from .base import (EXPLORE, Decision, Feedback, OnlineRouter, OverheadPrices, Replayed, Router, RouterContext,
                    TrainingPart)
 from . import registry
 from .registry import RouterSpec, build_router, check_router_names, register
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")  # each router module registers its routers
 
 #: The MESS+ presets the project ships (the online gateway serves one of them).
 MESS_PLUS_ROUTERS = registry.names(preset=True)
