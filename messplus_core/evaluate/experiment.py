@@ -42,9 +42,9 @@ class RunSpec:
     alpha: float
     seed: int
     feedback_rate: float = 1.0
-    V: float | None = None  # MESS+ only
-    c: float | None = None  # MESS+ only
-    model: str | None = None  # single_model only: the zoo category
+    V: float | None = None  # routers that sweep V and c only (the MESS+ presets)
+    c: float | None = None  # routers that sweep V and c only
+    model: str | None = None  # a per-model router only (registry `per_model`): the zoo category
     config_hash: str = ""  # router/predictor/cost/scenario settings: a changed setting is a different run
     scenario: str = "none"  # the scenario config that asked for this run (`none`: the main grid)
     split: str = "full"  # `full` stream, or the `test` part of the train/test protocol
@@ -54,8 +54,8 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        """The router's results label: `single_model:<category>` for a single model, else the router name."""
-        return f"{self.router}:{self.model}" if self.model else self.router
+        """The router's results label: `<router>:<category>` for a per-model router (registry `per_model`), else the name."""
+        return f"{self.router}{registry.MODEL_SEPARATOR}{self.model}" if self.model else self.router
 
     @property
     def run_id(self) -> str:
