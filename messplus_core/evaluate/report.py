@@ -116,6 +116,7 @@ def is_mess_plus(label: str) -> bool:
 
 
 def is_bound(label: str) -> bool:
+    """A results label of a bound (the static optimum, the oracle): the registry's `bound`."""
     return registry.label_is(label, "bound")
 
 

@@ -218,9 +218,11 @@ class Replayed(Router):
         self.train_steps = np.zeros(ctx.n)
 
     def features(self, t: int) -> np.ndarray | None:
+        """(d,) request t's embedding, or None when the stream carries none."""
         return None if self.ctx.features is None else self.ctx.features[t]
 
     def decide(self, t: int) -> Decision:
+        """The policy's Decision for request t (0-based; a subclass may hand it more, e.g. known costs)."""
         return self.policy.decide(self.features(t))
 
     def choose(self, t: int) -> "int | Explore":

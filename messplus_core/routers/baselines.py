@@ -13,11 +13,11 @@ import numpy as np
 
 from messplus_core.core.bounds import graded_oracle_assignment, oracle_assignment, static_mixture
 from messplus_core.core.rng import EDUCATED_GUESS, generator
-from .base import Decision, Feedback, Replayed, Router, RouterContext
+from .base import Decision, Feedback, OnlineRouter, Replayed, Router, RouterContext
 from .registry import RouterSpec, add, register
 
 
-class SingleModel:
+class SingleModel(OnlineRouter):
     """Always the same model (an OnlineRouter). index: the model's position in the zoo, cheapest first."""
 
     def __init__(self, categories: tuple[str, ...], model: str) -> None:
@@ -40,7 +40,7 @@ class SingleModel:
         self.t, self.index = state["t"], state["index"]
 
 
-class EducatedGuess:
+class EducatedGuess(OnlineRouter):
     """Random routing with the cheapest fixed probabilities that meet alpha in expectation (exact LP; an OnlineRouter).
 
     mean_satisfaction, mean_cost: (M,) per-model means (the prior knowledge it assumes); one draw from its
@@ -72,11 +72,13 @@ class EducatedGuess:
 
 @register("single_model", per_model=True, order=20)
 def single_model(ctx: RouterContext, params: dict[str, Any]) -> Router:
+    """Always the zoo category `params["model"]` (one run per model); ValueError for a category not in the zoo."""
     return Replayed(ctx, SingleModel(ctx.categories, params["model"]))
 
 
 @register("educated_guess", order=10, colour=4)
 def educated_guess(ctx: RouterContext, params: dict[str, Any]) -> Router:
+    """The cheapest fixed mixture meeting alpha in expectation on the context's per-model means, drawn per request."""
     return Replayed(ctx, EducatedGuess(ctx.mean_satisfaction, ctx.mean_cost, ctx.alpha, ctx.seed))
 
 
@@ -103,6 +105,7 @@ class Oracle(Router):
 @register("oracle", bound=True, hindsight_labels=True, hindsight_costs=True, order=99, colour=14,
           plot_style={"ls": ":", "marker": "v", "ms": 4}, describe="per-request hindsight")
 def oracle(ctx: RouterContext, params: dict[str, Any]) -> Router:
+    """The hindsight oracle (a bound): reads the stream's own labels and costs, which its entry declares."""
     return Oracle(ctx)
 
 

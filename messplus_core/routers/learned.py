@@ -28,14 +28,14 @@ import numpy as np
 from messplus_core.core.calibration import (Calibration, cheapest_above_choice, cheapest_compliant, lambda_candidates,
                                             out_of_fold, threshold_candidates, two_model_choice, utility_choice)
 from ..predictors.mlp_head import MLPHead
-from .base import Decision, Feedback, Replayed, Router, RouterContext, TrainingPart
+from .base import Decision, Feedback, OnlineRouter, Replayed, Router, RouterContext, TrainingPart
 from .registry import register
 
 #: A fitted rule: (k, d) request embeddings -> (k,) model indices to serve (one request at decision time).
 Rule = Callable[[np.ndarray], np.ndarray]
 
 
-class LearnedRouter:
+class LearnedRouter(OnlineRouter):
     """An offline-trained rule applied to one request at a time (an OnlineRouter), with its calibration reported.
 
     rule: (k, d) embeddings -> (k,) model indices, fixed after training (the state is only the request count t: a fresh
@@ -65,6 +65,7 @@ class LearnedRouter:
         self.t = state["t"]
 
     def report(self) -> dict[str, float]:
+        """Results columns: the calibrated knob, its satisfaction, cost and feasibility on the training part."""
         return {"calibrated_value": self.calibration.value, "train_satisfaction": self.calibration.train_satisfaction,
                 "train_cost_per_request": self.calibration.train_cost, "train_feasible": float(self.calibration.feasible),
                 "train_requests": float(self.n_train)}
@@ -110,6 +111,7 @@ LEARNED = dict(features=True, trains_offline=True, check=check_learned)
 
 
 def replayed(ctx: RouterContext, policy: LearnedRouter) -> Router:
+    """The policy driven over the replayed test part, its calibration reported as results columns."""
     return Replayed(ctx, policy, report=policy.report)
 
 

@@ -79,12 +79,15 @@ class RouterSpec:
     describe: str = ""
 
     def needs_features(self, params: Mapping[str, Any]) -> bool:
+        """Whether the router reads request embeddings with these parameters."""
         return _flag(self.features, params)
 
     def needs_hindsight_labels(self, params: Mapping[str, Any]) -> bool:
+        """Whether the stream's own labels go into its RouterContext with these parameters."""
         return _flag(self.hindsight_labels, params)
 
     def needs_hindsight_costs(self, params: Mapping[str, Any]) -> bool:
+        """Whether the stream's own costs go into its RouterContext with these parameters."""
         return _flag(self.hindsight_costs, params)
 
 
@@ -132,6 +135,7 @@ def replayable() -> tuple[str, ...]:
 
 
 def check_router_names(selected: list[str]) -> None:
+    """ConfigError naming every entry of `selected` that `router=` cannot select, and the available names."""
     unknown = [n for n in selected if n not in _REGISTRY or _REGISTRY[n].build is None]
     if unknown:
         raise ConfigError(f"unknown router(s) {unknown}; available: {sorted(replayable())} (router=<name> or router=[a,b]).")
