@@ -44,7 +44,7 @@ from pydantic import BaseModel
 
 from ..routers.mess_plus import Decision
 from .backends import COST_SOURCES, ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call, call_stream
-from .energy import PENDING, UNMEASURED, EnergyMeters
+from .energy import PENDING, UNMEASURED, BackendMeter, EnergyMeters
 from .live_log import LiveSeries
 from .service import FeedbackError, RouterService, decision_from_payload
 from .streaming import DONE, event
@@ -193,7 +193,8 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
         kind = {"cost_kind": settings.cost, "cost_source": COST_SOURCES[settings.cost]}
         return kind if settings.energy is not None else kind | {"energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
 
-    def meter(m: int):  # noqa: ANN202 - energy.BackendMeter, or None without cost=energy
+    def meter(m: int) -> BackendMeter | None:
+        """Model m's energy meter (cost=energy), else None."""
         return None if settings.energy is None else settings.energy[categories[m]]
 
     def cost_info(results: dict[int, CallResult], n_queried: int) -> dict[str, Any]:
