@@ -44,9 +44,11 @@ UNMEASURED = "not measured: the gateway stopped before any Zeus window of this b
 class Monitor(Protocol):
     """What the meter needs of `zeus.monitor.ZeusMonitor` (tests pass a fake)."""
 
-    def begin_window(self, key: str) -> None: ...
+    def begin_window(self, key: str) -> None:
+        """Open the measurement window named `key`."""
 
-    def end_window(self, key: str) -> Any: ...  # a Measurement: .gpu_energy {GPU index: J}
+    def end_window(self, key: str) -> Any:
+        """Close window `key`; returns a Measurement whose `.gpu_energy` is {GPU index: J} over the window."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class BackendMeter:
         return self.j_per_token
 
     def view(self) -> dict[str, Any]:
+        """This backend's meter for `GET /v1/router/state`: GPUs, J/token (None: no window yet), windows closed and kept."""
         return {"gpus": list(self.gpus), "j_per_token": self.j_per_token, "windows_closed": self.closed,
                 "windows_kept": len(self.windows)}
 
@@ -128,6 +131,7 @@ class EnergyMeters:
         return self.meters[category]
 
     def close_all(self) -> dict[str, Window]:
+        """Close every backend's open window (and open the next); returns {category: the closed Window}."""
         return {cat: meter.close() for cat, meter in self.meters.items()}
 
     async def run(self) -> None:
@@ -143,6 +147,7 @@ class EnergyMeters:
             meter.stop()
 
     def view(self) -> dict[str, Any]:
+        """The `energy` part of `GET /v1/router/state`: cost source, window length and each backend's meter."""
         return {"cost_source": COST_SOURCE, "window_s": self.window_s, "backends": {c: m.view() for c, m in self.meters.items()}}
 
 
