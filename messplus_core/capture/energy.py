@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from messplus_core.errors import ConfigError
 
@@ -47,16 +47,24 @@ class Reading:
     parts: dict[str, float] = field(default_factory=dict)
 
 
+def zeus_monitor(gpus: Sequence[int]) -> Any:
+    """A `zeus.monitor.ZeusMonitor` on GPU indices `gpus` (as NVML sees them under CUDA_VISIBLE_DEVICES), with
+    `approx_instant_energy=True` (NVML's energy counter updates every 20-100 ms, so a very short window would read 0;
+    Zeus then uses power x time). Raises ConfigError naming the indices when Zeus cannot see them (no GPU: Zeus's
+    ValueError "No GPUs available.")."""
+    from zeus.monitor import ZeusMonitor
+
+    try:
+        return ZeusMonitor(gpu_indices=list(gpus), approx_instant_energy=True)
+    except ValueError as err:  # e.g. "No GPUs available." for indices Zeus cannot see
+        raise ConfigError(f"Zeus cannot monitor GPU(s) {list(gpus)}: {err}") from err
+
+
 class EnergyMeter:
     """Opens one Zeus window per document on the model's GPUs (and RAPL zones, if any)."""
 
     def __init__(self, gpus: Sequence[int], settings: EnergySettings) -> None:
-        from zeus.monitor import ZeusMonitor
-
-        try:
-            self._monitor = ZeusMonitor(gpu_indices=list(gpus), approx_instant_energy=True)
-        except ValueError as err:  # e.g. "No GPUs available." for indices Zeus cannot see
-            raise ConfigError(f"Zeus cannot monitor GPU(s) {list(gpus)}: {err}") from err
+        self._monitor = zeus_monitor(gpus)
         self._settings = settings
         n_gpu, n_cpu = len(self._monitor.gpu_indices), len(self._monitor.cpu_indices)
         self.measured = bool(n_gpu or n_cpu)

@@ -3,6 +3,7 @@
 - `eventlog`: the append-only sqlite event log (WAL, one writer) with router snapshots;
 - `service`: the router process state (MESS+ policy, requests, feedback rules), rebuilt from the log on restart;
 - `backends`: calls to OpenAI-compatible model servers (plain and streamed) and the cost of each call;
+- `energy`: `cost=energy`, Zeus windows per backend attributed to requests by tokens (steady-state J/token);
 - `streaming`: OpenAI server-sent event chunks (relay, assemble, cut a whole answer into chunks);
 - `live_log`: W&B logging of the live series from a background thread (`logger=wandb`);
 - `app`: the FastAPI gateway (`/v1/chat/completions`, `/v1/completions`, `/v1/feedback`, state, metrics);

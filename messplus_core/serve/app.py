@@ -4,7 +4,9 @@ Endpoints:
 - POST /v1/chat/completions, /v1/completions: `model: "messplus"` routes; a zoo category or model name
   passes straight to that backend (no decision). The response is the serving backend's, with `model` set to
   the model that served and a `messplus` object (request_id, t, explored, p_t, Q, s_hat, served_by, queried,
-  cost, cost_kind, energy_j); the same as `X-MessPlus-*` headers.
+  cost, cost_kind, cost_source, energy_j); the same as `X-MessPlus-*` headers. With cost=energy the answer
+  carries each queried model's tokens and J/token (`energy.py`); before a backend's first Zeus window closed its
+  energy is `null` with `energy_pending` saying why, and the router is charged when that window closes.
 - POST /v1/feedback {request_id, satisfied, labels?, source?}: bearer token; idempotent (Idempotency-Key
   header, else request_id + source); 404 unknown id, 409 labels for a request that did not explore or a second
   feedback, 410 after feedback_ttl_s, 422 bad values.
@@ -30,7 +32,7 @@ import json
 import secrets
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -41,7 +43,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel
 
 from ..routers.mess_plus import Decision
-from .backends import ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call, call_stream
+from .backends import COST_SOURCES, ENERGY_NOT_MEASURED, Backend, BackendError, CallResult, CostSource, call, call_stream
+from .energy import PENDING, UNMEASURED, BackendMeter, EnergyMeters
 from .live_log import LiveSeries
 from .service import FeedbackError, RouterService, decision_from_payload
 from .streaming import DONE, event
@@ -58,6 +61,7 @@ class GatewaySettings:
     token: str | None = None  # bearer token for feedback and request views; None only with auth=none
     backend_timeout_s: float = 600.0
     explore_wait: str = "served"  # served: answer when the served model returns | all: after every queried model
+    energy: EnergyMeters | None = None  # cost=energy: the backends' Zeus meters (energy.energy_meters)
 
 
 class Feedback(BaseModel):
@@ -115,7 +119,11 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder["client"] = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        windows = asyncio.create_task(settings.energy.run()) if settings.energy is not None else None
         yield
+        if windows is not None:
+            windows.cancel()
+            settings.energy.stop()  # the last windows; answers still waiting for a first J/token get it or stay unmeasured
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if client is None:
@@ -153,11 +161,23 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                 done[m] = await task
             except BackendError as err:
                 errors[categories[m]] = str(err)
+        unmeasured: dict[str, str] = {}
+        for m, r in list(done.items()):
+            if r.cost is None:  # cost=energy before the backend's first window: charged when it closes
+                jpt = await meter(m).estimate()
+                if jpt is None:
+                    unmeasured[categories[m]] = UNMEASURED
+                else:
+                    done[m] = replace(r, cost=r.tokens * jpt, j_per_token=jpt)
         if record:
+            energy = {} if settings.energy is None else {
+                "tokens": {categories[m]: r.tokens for m, r in done.items()},
+                "j_per_token": {categories[m]: r.j_per_token for m, r in done.items()}, "energy_unmeasured": unmeasured}
             async with lock:
-                service.record_costs(rid, {m: r.cost for m, r in done.items()},
-                                     {"cost_kind": settings.cost, "seconds": {categories[m]: r.seconds for m, r in done.items()},
-                                      "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors})
+                service.record_costs(rid, {m: r.cost for m, r in done.items() if r.cost is not None},
+                                     {"cost_kind": settings.cost, "cost_source": COST_SOURCES[settings.cost],
+                                      "seconds": {categories[m]: r.seconds for m, r in done.items()},
+                                      "usage": {categories[m]: r.usage for m, r in done.items()}, "errors": errors, **energy})
                 publish("costs")
                 if explored:
                     service.record_outputs(rid, {categories[m]: r.body for m, r in done.items()})
@@ -166,12 +186,28 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
     def decision_info(rid: str, d: Decision, retried: bool) -> dict[str, Any]:
         return {"request_id": rid, "routed": True, "retried": retried, "t": d.t, "explored": d.explored,
                 "p_t": d.p_t, "Q": d.q, "s_hat": None if d.s_hat is None else dict(zip(categories, d.s_hat)),
-                "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried],
-                "cost_kind": settings.cost, "energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
+                "served_by": categories[d.serve], "queried": [categories[m] for m in d.queried], **cost_kind()}
+
+    def cost_kind() -> dict[str, Any]:
+        """Which cost the answer reports; without cost=energy, that energy is not measured (never 0)."""
+        kind = {"cost_kind": settings.cost, "cost_source": COST_SOURCES[settings.cost]}
+        return kind if settings.energy is not None else kind | {"energy_j": None, "energy_note": ENERGY_NOT_MEASURED}
+
+    def meter(m: int) -> BackendMeter | None:
+        """Model m's energy meter (cost=energy), else None."""
+        return None if settings.energy is None else settings.energy[categories[m]]
 
     def cost_info(results: dict[int, CallResult], n_queried: int) -> dict[str, Any]:
-        return {"cost": sum(r.cost for r in results.values()), "cost_complete": len(results) == n_queried,
-                "cost_per_model": {categories[m]: r.cost for m, r in results.items()}}
+        pending = [categories[m] for m, r in results.items() if r.cost is None]
+        info: dict[str, Any] = {"cost": None if pending else sum(r.cost for r in results.values()),
+                                "cost_complete": len(results) == n_queried and not pending,
+                                "cost_per_model": {categories[m]: r.cost for m, r in results.items()}}
+        if settings.energy is not None:
+            info |= {"energy_j": info["cost"], "tokens": {categories[m]: r.tokens for m, r in results.items()},
+                     "j_per_token": {categories[m]: r.j_per_token for m, r in results.items()}}
+            if pending:
+                info["energy_pending"] = {cat: PENDING for cat in pending}
+        return info
 
     async def routed(path: str, body: dict[str, Any], key: str | None) -> Response:
         """Decide (once per Idempotency-Key: a retry re-runs the logged decision's backends), call, answer."""
@@ -185,9 +221,10 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
                 d, record = decision_from_payload(logged[0]), not service.has_costs(rid)
         sink: asyncio.Queue | None = asyncio.Queue() if body.get("stream") else None
         tasks = {m: asyncio.create_task(
-                     call_stream(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s, sink)
+                     call_stream(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s, sink,
+                                 meter(m))
                      if sink is not None and m == d.serve else
-                     call(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s))
+                     call(http_client(), settings.backends[m], path, body, settings.cost, settings.backend_timeout_s, meter(m)))
                  for m in d.queried}
         finisher = asyncio.create_task(finish(rid, tasks, d.explored, record))
         pending.add(finisher)
@@ -219,7 +256,7 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
     def headers_of(info: dict[str, Any], category: str) -> dict[str, str]:
         headers = {"X-MessPlus-Request-Id": str(info.get("request_id", "")), "X-MessPlus-Served-By": category,
                    "X-MessPlus-Cost-Kind": info["cost_kind"]}
-        if "cost" in info:
+        if info.get("cost") is not None:
             headers["X-MessPlus-Cost"] = repr(info["cost"])
         if info["routed"]:
             headers |= {"X-MessPlus-T": str(info["t"]), "X-MessPlus-Explored": str(info["explored"]).lower(),
@@ -285,20 +322,20 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
         if model not in by_name:
             raise HTTPException(404, f"unknown model {model!r}: use {ROUTED_MODEL!r} to route, or one of {sorted(by_name)}.")
         backend = settings.backends[by_name[model]]
-        info = {"routed": False, "served_by": backend.category, "cost_kind": settings.cost, "energy_j": None,
-                "energy_note": ENERGY_NOT_MEASURED}
+        info = {"routed": False, "served_by": backend.category, **cost_kind()}
         if body.get("stream"):
             sink: asyncio.Queue = asyncio.Queue()
-            task = asyncio.create_task(call_stream(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s, sink))
+            task = asyncio.create_task(call_stream(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s, sink,
+                                                   meter(by_name[model])))
 
             async def outcome() -> dict[int, CallResult]:
                 return {by_name[model]: await task}
             return await stream_answer(path, sink, task, outcome, info, 1, body)
         try:
-            result = await call(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s)
+            result = await call(http_client(), backend, path, body, settings.cost, settings.backend_timeout_s, meter(by_name[model]))
         except BackendError as err:
             return backend_error(err, None)
-        return respond(result, info | {"cost": result.cost})
+        return respond(result, info | cost_info({by_name[model]: result}, 1))
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request, idempotency_key: str | None = Header(None)) -> Response:
@@ -332,7 +369,8 @@ def create_app(service: RouterService, settings: GatewaySettings, client: httpx.
 
     @app.get("/v1/router/state")
     async def router_state() -> dict[str, Any]:
-        return service.router_state()
+        state = service.router_state()
+        return state if settings.energy is None else state | {"energy": settings.energy.view()}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

@@ -4,7 +4,9 @@ A call's cost, per `ServeSettings.cost`:
 - `time`: the wall-clock seconds of the backend call as the gateway sees it (queueing and network included);
 - `tokens`: prompt and completion tokens from the response's `usage` times a configured price per token;
 - `reported`: the `messplus_cost` number the backend puts in its response (a backend that measures its own
-  cost, e.g. Zeus on its node, or the capture stub, which returns the captured cost).
+  cost, e.g. Zeus on its node, or the capture stub, which returns the captured cost);
+- `energy`: joules, the answer's tokens (prompt + completion from `usage`) x the backend's steady-state J/token
+  from Zeus windows on its GPUs (`energy.BackendMeter`); None (pending) before the backend's first window closed.
 Energy is never guessed: without a meter the response says `energy_j: null` and why.
 """
 
@@ -19,11 +21,17 @@ from typing import Any, Literal
 import httpx
 
 from messplus_core.errors import ConfigError
+from .energy import BackendMeter
 from .streaming import assemble, chunks_of
 
-CostSource = Literal["time", "tokens", "reported"]
-ENERGY_NOT_MEASURED = ("not measured: the gateway sees no backend GPU (no Zeus window); "
-                       "run the gateway on the backends' node or use cost=reported from a metering backend")
+CostSource = Literal["time", "tokens", "reported", "energy"]
+COSTS = ("time", "tokens", "reported", "energy")
+COST_SOURCES = {"time": "time (s of the backend call, as the gateway sees it)",
+                "tokens": "tokens (usage x price_per_token)",
+                "reported": "reported (the backend's messplus_cost)",
+                "energy": "energy (Zeus, attributed by tokens)"}
+ENERGY_NOT_MEASURED = ("not measured: the gateway runs without cost=energy (no Zeus window); run it on the backends' "
+                       "node with cost=energy gpus=..., or use cost=reported from a metering backend")
 
 
 class BackendError(Exception):
@@ -47,16 +55,18 @@ class CallResult:
     category: str
     body: dict[str, Any]  # the backend's JSON response
     seconds: float  # wall-clock time of the call
-    cost: float  # in the configured cost's unit
+    cost: float | None  # in the configured cost's unit; None only for cost=energy before the backend's first window
     usage: dict[str, Any] | None
     streamed: bool = False  # a stream: true call the backend answered with its own stream (else one JSON body)
+    tokens: int | None = None  # cost=energy: prompt + completion tokens the energy is attributed by
+    j_per_token: float | None = None  # cost=energy: the backend's J/token charged (None: pending)
 
 
 def backends_from_mapping(categories: tuple[str, ...], urls: dict[str, Any], served: dict[str, str],
                           prices: dict[str, Any], cost: str) -> tuple[Backend, ...]:
     """One Backend per zoo category (zoo order). Raises ConfigError naming the missing category or bad price."""
-    if cost not in ("time", "tokens", "reported"):
-        raise ConfigError(f"serve: cost must be time, tokens or reported, got {cost!r} (energy needs a metering backend: cost=reported).")
+    if cost not in COSTS:
+        raise ConfigError(f"serve: cost must be one of {list(COSTS)}, got {cost!r}.")
     missing = [c for c in categories if not urls.get(c)]
     if missing:
         raise ConfigError(f"serve: no backend URL for {missing} in backends: (conf/serve.yaml); give each zoo category "
@@ -74,8 +84,9 @@ def backends_from_mapping(categories: tuple[str, ...], urls: dict[str, Any], ser
 
 
 async def call(client: httpx.AsyncClient, backend: Backend, path: str, body: dict[str, Any], cost: CostSource,
-               timeout_s: float) -> CallResult:
-    """POST `body` (its `model` replaced by the backend's served name) to `<url><path>`; raises BackendError."""
+               timeout_s: float, meter: BackendMeter | None = None) -> CallResult:
+    """POST `body` (its `model` replaced by the backend's served name) to `<url><path>`; raises BackendError.
+    meter: the backend's energy meter (cost=energy), which counts the answer's tokens."""
     start = time.perf_counter()
     payload = {k: v for k, v in body.items() if k not in ("stream", "stream_options")} | {"model": backend.served_name}
     try:
@@ -86,11 +97,11 @@ async def call(client: httpx.AsyncClient, backend: Backend, path: str, body: dic
     if resp.status_code != 200:
         raise BackendError(f"backend {backend.category} ({backend.url}) answered {resp.status_code}: {resp.text[:300]}")
     data = resp.json()
-    return CallResult(backend.category, data, seconds, _cost(backend, cost, data, seconds), data.get("usage"))
+    return _result(backend, cost, data, seconds, False, meter)
 
 
 async def call_stream(client: httpx.AsyncClient, backend: Backend, path: str, body: dict[str, Any], cost: CostSource,
-                      timeout_s: float, sink: asyncio.Queue) -> CallResult:
+                      timeout_s: float, sink: asyncio.Queue, meter: BackendMeter | None = None) -> CallResult:
     """POST `body` with `stream: true` (and `stream_options.include_usage`, for cost=tokens); put every chunk the
     backend sends on `sink` as it arrives, then None (always, also after an error). A backend that answers JSON
     instead (it does not stream) has its answer cut into chunks (`streaming.chunks_of`) once it is complete.
@@ -132,7 +143,21 @@ async def call_stream(client: httpx.AsyncClient, backend: Backend, path: str, bo
     finally:
         await sink.put(None)
     seconds = time.perf_counter() - start
-    return CallResult(backend.category, whole, seconds, _cost(backend, cost, whole, seconds), whole.get("usage"), streamed)
+    return _result(backend, cost, whole, seconds, streamed, meter)
+
+
+def _result(backend: Backend, cost: CostSource, data: dict[str, Any], seconds: float, streamed: bool,
+            meter: BackendMeter | None) -> CallResult:
+    if cost != "energy":
+        return CallResult(backend.category, data, seconds, _cost(backend, cost, data, seconds), data.get("usage"), streamed)
+    usage = data.get("usage")
+    if not usage or "prompt_tokens" not in usage:
+        raise BackendError(f"backend {backend.category} returned no usage.prompt_tokens; cost=energy attributes by tokens.")
+    if meter is None:
+        raise ValueError(f"cost=energy without an energy meter for backend {backend.category}")
+    tokens = int(usage["prompt_tokens"]) + int(usage.get("completion_tokens") or 0)
+    jpt = meter.count(tokens)
+    return CallResult(backend.category, data, seconds, None if jpt is None else tokens * jpt, usage, streamed, tokens, jpt)
 
 
 def _cost(backend: Backend, cost: CostSource, data: dict[str, Any], seconds: float) -> float:

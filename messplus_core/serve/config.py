@@ -1,7 +1,7 @@
 """From the serve stage's config (conf/serve.yaml, as a plain dict) to a running gateway's parts.
 
 Everything is validated before a socket opens: a missing backend URL, a bad cost, an unknown MESS+
-lever or a missing bearer token raise ConfigError naming the key and the fix.
+lever, a missing bearer token or cost=energy without visible GPUs raise ConfigError naming the key and the fix.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..routers import MESS_PLUS_ROUTERS
 from ..routers.mess_plus import MessPlusSettings
 from .app import GatewaySettings
 from .backends import backends_from_mapping
+from .energy import energy_meters
 from .eventlog import EventLog
 from .service import RouterService
 
@@ -56,8 +57,12 @@ def settings_from_config(cfg: dict[str, Any]) -> tuple[ModelZoo, MessPlusSetting
     if cfg.get("grader", "none") == "reported" and wait != "all":
         raise ConfigError("serve: grader=reported reads the labels from the logged answers of an exploration; "
                           "set explore_wait=all so they are logged before the client can send feedback.")
+    energy = None
+    if cfg.get("cost", "time") == "energy":  # Zeus on this node's GPUs; a ConfigError without them, never a fallback
+        energy = energy_meters(tuple(zoo.categories), dict(cfg.get("gpus") or {}), float(cfg.get("energy_window_s", 5.0)),
+                               int(cfg.get("energy_windows", 12)))
     gateway = GatewaySettings(backends=backends, cost=cfg.get("cost", "time"), token=token,
-                              backend_timeout_s=float(cfg.get("backend_timeout_s", 600)), explore_wait=wait)
+                              backend_timeout_s=float(cfg.get("backend_timeout_s", 600)), explore_wait=wait, energy=energy)
     return zoo, policy, gateway
 
 

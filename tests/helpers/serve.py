@@ -21,6 +21,7 @@ from messplus_core.routers.mess_plus import MessPlusSettings
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
 from messplus_core.serve import local
+from messplus_core.serve.energy import EnergyMeters
 from messplus_core.serve.eventlog import EventLog
 from messplus_core.serve.live_log import LiveSeries
 from messplus_core.serve.local import stop  # noqa: F401 - re-exported for the tests
@@ -60,14 +61,16 @@ class InProcess:
 
 def in_process(data: CaptureData, state: Path, seed: int = 42, alpha: float = 0.5, token: str | None = "secret",
                explore_wait: str = "all", snapshot_every: int = 1000, ttl: float = 86400.0,
-               settings: MessPlusSettings | None = None, grader: str = "none", series: LiveSeries | None = None) -> InProcess:
-    """The gateway over stub backends of `data`, all in this process; cost=reported (the capture's energy)."""
+               settings: MessPlusSettings | None = None, grader: str = "none", series: LiveSeries | None = None,
+               cost: str = "reported", energy: EnergyMeters | None = None) -> InProcess:
+    """The gateway over stub backends of `data`, all in this process; cost=reported (the capture's energy) unless
+    `cost` (and for cost=energy, `energy`: meters the test closes itself, no window task runs in-process)."""
     mounts = {f"http://{cat}": httpx.ASGITransport(app=create_stub(data, cat, "energy")) for cat in CATS}
     backend_client = httpx.AsyncClient(mounts=mounts)
-    backends = backends_from_mapping(CATS, {c: f"http://{c}/v1" for c in CATS}, {c: c for c in CATS}, {}, "reported")
+    backends = backends_from_mapping(CATS, {c: f"http://{c}/v1" for c in CATS}, {c: c for c in CATS}, {}, cost)
     service = RouterService.open(settings or policy_settings(), CATS, alpha, seed, EventLog(state / "events.sqlite"),
                                  snapshot_every, ttl, grader)
-    app = create_app(service, GatewaySettings(backends, "reported", token, 30.0, explore_wait), backend_client, series)
+    app = create_app(service, GatewaySettings(backends, cost, token, 30.0, explore_wait, energy), backend_client, series)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30)
     return InProcess(service, client, backend_client)
 

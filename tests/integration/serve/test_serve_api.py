@@ -231,7 +231,8 @@ def base_config(**overrides) -> dict:
 @pytest.mark.parametrize("overrides, message", [
     ({}, "MESSPLUS_TEST_TOKEN_UNSET is empty"),
     ({"auth": "none", "backends": {"small": "http://x/v1"}}, "no backend URL for ['medium', 'large']"),
-    ({"auth": "none", "cost": "energy"}, "cost must be time, tokens or reported"),
+    ({"auth": "none", "cost": "joules"}, "cost must be one of ['time', 'tokens', 'reported', 'energy']"),
+    ({"auth": "none", "cost": "energy"}, "cost=energy needs the GPU indices of every backend; none for ['small', 'medium', 'large']"),
     ({"auth": "none", "cost": "tokens"}, "cost=tokens needs price_per_token.small"),
     # accepted by the settings, refused by the service: thompson (restarts would change decisions), and the
     # paper preset (its head needs request embeddings, which the gateway does not compute)
@@ -253,6 +254,26 @@ def test_config_errors(overrides: dict, message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         settings_from_config(cfg)
     assert settings_from_config(base_config(auth="none"))[2].token is None
+
+
+def test_cost_energy_without_gpus_refuses_to_start(tmp_path: Path) -> None:
+    """Real Zeus on a node without GPUs: cost=energy is a ConfigError at startup naming the fix, never a fallback
+    (settings_from_config, and the CLI: exit 2, one line, no traceback)."""
+    from zeus.monitor import ZeusMonitor
+
+    if ZeusMonitor().gpu_indices:
+        pytest.skip("Zeus sees GPUs on this node")
+    gpus = {"small": [0], "medium": [1], "large": [2, 3]}
+    fix = r"cost=time\|tokens\|reported"
+    with pytest.raises(ConfigError, match=r"cost=energy for backend small: Zeus cannot monitor GPU\(s\) \[0\].*" + fix):
+        settings_from_config(base_config(auth="none", cost="energy", gpus=gpus))
+    proc = subprocess.run([sys.executable, "serve/run.py", f"state_dir={tmp_path}", f"hydra.run.dir={tmp_path}/h", "auth=none",
+                           "cost=energy", "gpus={small: [0], medium: [1], large: [2, 3]}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    said = proc.stdout + proc.stderr  # Hydra's log goes to stdout
+    assert proc.returncode == 2 and "Traceback" not in said
+    assert "cost=energy for backend small: Zeus cannot monitor GPU(s) [0]: No GPUs available." in said
+    assert "cost=time|tokens|reported" in said
 
 
 def test_cli_refuses_to_start_without_token(tmp_path: Path) -> None:
