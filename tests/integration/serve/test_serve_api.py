@@ -220,11 +220,10 @@ def test_stream_from_a_backend_that_does_not_stream(data, tmp_path: Path) -> Non
 
 
 def base_config(**overrides) -> dict:
-    from helpers.config import zoo
-    cfg = {"model_zoo": {"name": "llama3", "models": [{"category": m.category, "model": m.model, "cost_rank": m.cost_rank} for m in zoo().models]},
-           "routers": {"mess_plus": preset()}, "router_name": "mess_plus", "alpha": 0.5, "V": 100.0, "c": 0.005, "seed": 42,
-           "backends": {c: f"http://127.0.0.1:1/{c}/v1" for c in ("small", "medium", "large")}, "cost": "time",
-           "auth": "bearer", "token_env": "MESSPLUS_TEST_TOKEN_UNSET"}
+    """conf/serve.yaml as the gateway gets it (unreachable backends, an unset token variable), then `overrides`."""
+    from helpers.config import compose
+    cfg = compose("serve", "token_env=MESSPLUS_TEST_TOKEN_UNSET",
+                  *(f"backends.{c}=http://127.0.0.1:1/{c}/v1" for c in ("small", "medium", "large")))
     return cfg | overrides
 
 
