@@ -48,6 +48,9 @@ def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from messplus_core.cli import register_resolvers
+
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base=None):
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
