@@ -64,7 +64,7 @@ def is_mess_plus(label: str) -> bool:
 def needs_features(name: str, params: dict[str, Any]) -> bool:
     """Whether a router's decisions use request embeddings (the evaluate stage embeds texts only for these)."""
     if name in MESS_PLUS_ROUTERS:
-        return params.get("estimator", "head") in ("head", "blend")
+        return params.get("estimator", MessPlusSettings.estimator) in ("head", "blend")
     return name in OFFLINE_ROUTERS
 
 
