@@ -77,11 +77,18 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     if not routers:
         raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
     predictor = cfg["predictor"]
-    for name in MESS_PLUS_ROUTERS:
-        if name in routers and needs_features(name, routers[name]):
-            if predictor.get("name") not in PREDICTORS:
-                raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
-            routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
+    for name in (n for n in MESS_PLUS_ROUTERS if n in routers):
+        # Each preset's YAML wires `predictor: ${oc.select:predictor,null}`; a preset that reads no embeddings
+        # drops it, so that its run identity does not depend on the predictor it never uses.
+        if not needs_features(name, routers[name]):
+            routers[name] = {k: v for k, v in routers[name].items() if k != "predictor"}
+        elif not isinstance(routers[name].get("predictor"), dict):
+            raise ConfigError(f"routers.{name} reads request embeddings (estimator={routers[name].get('estimator', MessPlusSettings.estimator)}) "
+                              f"but has no predictor; add `predictor: ${{oc.select:predictor,null}}` to its YAML "
+                              "(as conf/router/mess_plus.yaml).")
+        elif routers[name]["predictor"].get("name") not in PREDICTORS:
+            raise ConfigError(f"unknown predictor '{routers[name]['predictor'].get('name')}'; available: {sorted(PREDICTORS)} "
+                              "(predictor=<config> or predictor.name=...).")
     axes = SweepAxes.from_config(cfg["sweep"], cfg["alpha"], cfg["V"], cfg["c"], cfg["seed"], cfg["feedback_rate"])
     check_router_params(routers, zoo)
     drop_incomplete = cfg["drop_incomplete"]
