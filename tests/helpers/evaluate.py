@@ -43,5 +43,6 @@ def default_mess_plus() -> dict[str, Any]:
     import yaml
 
     params = yaml.safe_load((REPO / "conf" / "router" / "mess_plus.yaml").read_text())
-    params.pop("predictor_energy_j", None)  # not a lever (unset in the shipped preset: a free predictor)
+    params.pop("predictor_energy_j")
+    params.pop("predictor")  # `${oc.select:predictor,null}`, resolved only in a composed config
     return params
