@@ -17,16 +17,11 @@ in its settings class, the sweep axes in `evaluate.grid`): here they are typed o
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, TypeVar
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from messplus_core.errors import ConfigError, config_errors
-
-Schema = TypeVar("Schema", bound=BaseModel)
-#: The option lists of the stages' choice-valued keys (also what their error message offers).
-COSTS = ("energy", "time")
-SERVE_COSTS = ("time", "tokens", "reported")
 
 
 class _Strict(BaseModel):
@@ -70,8 +65,6 @@ class SplitSchema(_Strict):
 
 class EvaluateSchema(_Strict):
     """`conf/evaluate.yaml` composed: the evaluate stage's keys (README "Evaluate" explains each)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     model_zoo: dict[str, Any]  # checked by specs.ModelZoo
     benchmarks: dict[str, dict[str, Any]] = Field(default_factory=dict)  # empty when none is selected: refused later
