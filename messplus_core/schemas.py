@@ -140,6 +140,7 @@ class ServeSchema(_Strict):
     model_zoo: dict[str, Any]
     routers: dict[str, dict[str, Any]]
     router: dict[str, Any] = Field(default_factory=dict)
+    logger: dict[str, Any]  # conf/logger: none | wandb (the live series)
     router_name: str
     alpha: float
     V: float
