@@ -327,7 +327,7 @@ def test_predictor_auc_is_scored_on_labels_before_the_predictor_learns_them(data
     stream = make_stream(data, 42, "energy", 1.0, features)
     ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
     head = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.3,
-                                           "predictor": {"name": "mlp_head", "head": {}}})
+                                           "predictor": {"name": "mlp_head", "head": predictor_head()}})
     report = replay(head, stream).router_report
     auc, scored, labels = report["predictor_auc"], *head.auc_pairs
     assert len(scored) == len(labels) == report["predictor_auc_labels"] > 50 and auc == roc_auc(np.array(scored), np.array(labels)) and auc > 0.6
