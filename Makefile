@@ -44,7 +44,7 @@ test: $(VENV)/.installed
 # optimises time), then evaluate that capture.
 demo: $(VENV)/.installed
 	$(BIN)/python capture/run.py model_zoo=tiny benchmark=demo device=cpu
-	$(BIN)/python evaluate/run.py data_dir=outputs/capture/tiny model_zoo=tiny benchmark=demo cost=time logger=none out_dir=outputs/demo
+	$(BIN)/python evaluate/run.py model_zoo=tiny benchmark=demo cost=time logger=none out_dir=outputs/demo
 
 clean:
 	rm -rf $(VENV) outputs/demo outputs/capture/tiny outputs/models/tiny

@@ -11,13 +11,25 @@ import runpy
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 
+
+def register_resolvers() -> None:
+    """`${repo_root:}`, this checkout's root: the base of `conf/paths/default.yaml`. Call before composing any
+    stage config (the stages' run.py do so by importing this module; so do the Slurm and test composers)."""
+    if not OmegaConf.has_resolver("repo_root"):
+        OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))
+
+
+register_resolvers()
+
 #: Each stage's config groups (group=option), in the order its README section explains them.
 STAGE_GROUPS = {
-    "capture": ("model_zoo", "benchmark"),
-    "evaluate": ("model_zoo", "benchmark", "router", "predictor", "sweep", "scenario", "logger", "paper"),
+    "capture": ("model_zoo", "benchmark", "paths"),
+    "evaluate": ("model_zoo", "benchmark", "router", "predictor", "sweep", "scenario", "logger", "paper", "paths"),
 }
 
 

@@ -42,11 +42,11 @@ def main(cfg: DictConfig) -> None:
 
 def live_series(conf: dict, zoo_name: str) -> LiveSeries | None:
     """With logger=wandb, the W&B run of the live series (files under <state_dir>/wandb), started; else None."""
-    logger = conf.get("logger") or {}
-    if logger.get("name") != "wandb":
+    logger = conf["logger"]
+    if logger["name"] != "wandb":
         return None
     keys = ("router_name", "alpha", "V", "c", "seed", "cost", "explore_wait", "grader", "state_dir")
-    series = LiveSeries(logger.get("project", "mess-plus"), logger.get("entity"), logger.get("group") or "serve",
+    series = LiveSeries(logger["project"], logger["entity"], logger["group"] or "serve",
                         Path(conf["state_dir"]) / "wandb", f"serve-{zoo_name}-{Path(conf['state_dir']).name}",
                         {"zoo": zoo_name, **{k: conf.get(k) for k in keys}})
     series.start()

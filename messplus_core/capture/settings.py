@@ -1,9 +1,8 @@
 """The capture stage's settings, parsed from Hydra's config and checked without touching a model.
 
-Paths: `out_dir` given on the command line is relative to the working
-directory; relative model paths in a zoo config (the tiny zoo's) are
-relative to the repository root, as is the default output folder
-`outputs/capture/<zoo name>`.
+Every key comes from `conf/capture.yaml` (typed by `schemas.CaptureSchema`; no default is written here).
+Paths: `out_dir` is relative to the working directory (its default, `${paths.capture}/<zoo name>`, is
+absolute); relative model paths in a zoo config (the tiny zoo's) are relative to the repository root.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from messplus_core.errors import ConfigError, config_errors
+from messplus_core.schemas import validate_stage
 from messplus_core.specs import BenchmarkSpec, ModelZoo, benchmarks_from_mapping
 from .backends import BACKENDS, DEVICES
 from .energy import EnergySettings
@@ -58,15 +58,6 @@ def looks_like_path(ref: str) -> bool:
     return ref.startswith((".", "~", "/")) or ref.count("/") > 1
 
 
-def _int_or_none(cfg: Mapping[str, Any], key: str, minimum: int) -> int | None:
-    value = cfg.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key} must be an integer >= {minimum} (or null), got {value!r}.")
-    return value
-
-
 def parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
     """The capture settings; a ValueError/TypeError from reading a config value is raised as a ConfigError."""
     with config_errors():
@@ -74,44 +65,38 @@ def parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
 
 
 def _parse_settings(cfg: Mapping[str, Any], repo_root: Path) -> CaptureSettings:
+    validate_stage("capture", cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = tuple(benchmarks_from_mapping(cfg.get("benchmarks") or {}))
     units = tuple(enumerate_units(zoo, benchmarks))
-    backend = str(cfg.get("backend", "hf"))
+    backend = cfg["backend"]
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
-    device = str(cfg.get("device", "auto"))
+    device = cfg["device"]
     if device not in DEVICES:
         raise ConfigError(f"device must be one of {list(DEVICES)}, got {device!r}.")
-    unit = _int_or_none(cfg, "unit", 0)
+    unit = cfg["unit"]
     if unit is not None and unit >= len(units):
         raise ConfigError(
             f"unit={unit} is out of range: model_zoo '{zoo.name}' x {len(benchmarks)} benchmark(s) has units "
             f"0..{len(units) - 1}; list them with print_units=true."
         )
-    out = cfg.get("out_dir")
-    out_dir = (Path(out).expanduser().resolve() if out else repo_root / "outputs" / "capture" / zoo.name)
-    energy_cfg = cfg.get("energy") or {}
-    generation = {k: v for k, v in dict(cfg.get("generation") or {}).items() if v is not None}
-    if "max_gen_toks" in generation:
-        generation["max_gen_toks"] = _int_or_none(generation, "max_gen_toks", 1)
+    energy_cfg = cfg["energy"]
+    generation = {k: v for k, v in cfg["generation"].items() if v is not None}
     return CaptureSettings(
         zoo=zoo,
         benchmarks=benchmarks,
         units=units,
         backend=backend,
         device=device,
-        limit=_int_or_none(cfg, "limit", 1),
-        out_dir=out_dir,
+        limit=cfg["limit"],
+        out_dir=Path(cfg["out_dir"]).expanduser().resolve(),
         unit=unit,
-        merge_only=bool(cfg.get("merge_only", False)),
-        print_units=bool(cfg.get("print_units", False)),
-        batch_size=_int_or_none(cfg, "batch_size", 1) or 1,
-        fsync_every=_int_or_none(cfg, "fsync_every", 1) or 1,
-        energy=EnergySettings(
-            fallback=str(energy_cfg.get("fallback", "none")),
-            watts=None if energy_cfg.get("watts") is None else float(energy_cfg["watts"]),
-        ),
+        merge_only=cfg["merge_only"],
+        print_units=cfg["print_units"],
+        batch_size=cfg["batch_size"],
+        fsync_every=cfg["fsync_every"],
+        energy=EnergySettings(fallback=energy_cfg["fallback"], watts=energy_cfg["watts"]),
         repo_root=repo_root,
         generation=generation,
     )

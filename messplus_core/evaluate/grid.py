@@ -50,8 +50,7 @@ class SweepAxes:
     feedback_rate: float
 
     @classmethod
-    def from_config(cls, sweep: dict[str, Any], alpha: Any = None, V: Any = None, c: Any = None, seed: Any = None,
-                    feedback_rate: Any = 1.0) -> "SweepAxes":
+    def from_config(cls, sweep: dict[str, Any], alpha: Any, V: Any, c: Any, seed: Any, feedback_rate: Any) -> "SweepAxes":
         """Axes from the sweep config; a top-level `alpha=`, `V=`, `c=` or `seed=` (one value or a list) replaces that axis."""
         if alpha is not None:
             alphas: str | list[float] = sweep_values("alpha", alpha, float)
@@ -134,26 +133,19 @@ class SplitProtocol:
     every router is scored on the rest in the same order; routers that learn online (MESS+) also on the full
     stream (registry metadata `trains_offline`, `learns_online`).
 
-    `enabled: auto` (the default) turns it on exactly when an offline router is selected.
+    `enabled: auto` (conf/evaluate.yaml's) turns it on exactly when an offline router is selected.
     """
 
-    enabled: bool = False
-    train_fraction: float = 0.2
+    enabled: bool
+    train_fraction: float
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None, routers: Sequence[str]) -> "SplitProtocol":
-        """From the `split` config node. Raises ConfigError for an `enabled` other than auto/true/false, a
-        train_fraction outside (0, 1), or offline routers selected with the protocol turned off."""
-        cfg = cfg or {}
+    def from_config(cls, cfg: Mapping[str, Any], routers: Sequence[str]) -> "SplitProtocol":
+        """From the `split` config node (typed and range-checked by `schemas.SplitSchema`) and the selected router
+        names. Raises ConfigError for offline routers selected with the protocol turned off."""
         offline = sorted(set(registry.names(trains_offline=True)) & set(routers))
-        enabled = cfg.get("enabled", "auto")
-        if enabled == "auto":
-            enabled = bool(offline)
-        elif not isinstance(enabled, bool):
-            raise ConfigError(f"split.enabled must be auto, true or false, got {enabled!r}.")
-        fraction = float(cfg.get("train_fraction", cls.train_fraction))
-        if not 0 < fraction < 1:
-            raise ConfigError(f"split.train_fraction must lie in (0, 1), got {fraction}.")
+        enabled = bool(offline) if cfg["enabled"] == "auto" else cfg["enabled"]
+        fraction = float(cfg["train_fraction"])
         if offline and not enabled:
             raise ConfigError(f"{offline} train offline and run only under the train/test protocol; "
                               "set split.enabled=auto or true, or drop them from router=.")
@@ -202,7 +194,7 @@ def stream_plans(benchmarks: Sequence[BenchmarkSpec], axes: SweepAxes, scenarios
 
 
 def build_grid(benchmarks: Sequence[BenchmarkSpec], zoo: ModelZoo, routers: dict[str, dict[str, Any]],
-               axes: SweepAxes, settings: dict[str, Any], split: SplitProtocol = SplitProtocol(),
+               axes: SweepAxes, settings: dict[str, Any], split: SplitProtocol,
                scenarios: Sequence[Scenario] = ()) -> list[RunSpec]:
     """Every run the config asks for. A router that sweeps V and c (the MESS+ presets) spans its V x c, a per-model
     router runs once per zoo model, every other router once per stream, alpha and seed."""

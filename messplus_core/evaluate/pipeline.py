@@ -30,6 +30,7 @@ from messplus_core.evaluate.runner import Inputs, run_grid
 from messplus_core.evaluate.store import RunStore
 from messplus_core.predictors import PREDICTORS
 from messplus_core.routers import registry
+from messplus_core.schemas import validate_stage
 from messplus_core.specs import BenchmarkSpec, ModelZoo, benchmarks_from_mapping
 
 log = logging.getLogger("messplus.evaluate")
@@ -57,6 +58,7 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> EvaluationPlan:
     """Validate the config and expand the grid (no data read yet).
 
     `check_data=False` validates the config alone (Slurm's submit-time check, before the capture exists).
+    The config is first checked against `schemas.EvaluateSchema` (every key present, typed, none unknown).
     Any ValueError or TypeError raised while reading the config (e.g. `float('abc')` of a value) is the
     user's config, so it is raised as a ConfigError (the error path: exit 2, one line).
     """
@@ -66,27 +68,32 @@ def plan(cfg: dict[str, Any], check_data: bool = True) -> EvaluationPlan:
 
 def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     check_packages(cfg)
+    validate_stage("evaluate", cfg)
     zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     benchmarks = benchmarks_from_mapping(cfg.get("benchmarks") or {})
-    cost = cfg.get("cost", "energy")
-    if cost not in ("energy", "time"):
-        raise ConfigError(f"cost must be energy or time, got {cost!r}.")
+    cost = cfg["cost"]
     routers = dict(cfg.get("routers") or {})
     if not routers:
         raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
-    predictor = cfg.get("predictor") or {}
+    predictor = cfg["predictor"]
     for name in routers:
         spec = registry.get(name)  # ConfigError naming the available routers for an unknown one
-        if spec.predictor and spec.needs_features(routers[name]):
-            if predictor.get("name") not in PREDICTORS:
-                raise ConfigError(f"unknown predictor '{predictor.get('name')}'; available: {sorted(PREDICTORS)} (predictor=<config> or predictor.name=...).")
-            routers[name] = {**routers[name], "predictor": {"name": predictor["name"], "head": predictor.get("head") or {}}}
-    axes = SweepAxes.from_config(cfg["sweep"], cfg.get("alpha"), cfg.get("V"), cfg.get("c"), cfg.get("seed"), cfg.get("feedback_rate", 1.0))
+        if not spec.predictor:
+            continue
+        # Each preset's YAML wires `predictor: ${oc.select:predictor,null}`; a preset that reads no embeddings
+        # drops it, so that its run identity does not depend on the predictor it never uses.
+        if not spec.needs_features(routers[name]):
+            routers[name] = {k: v for k, v in routers[name].items() if k != "predictor"}
+        elif not isinstance(routers[name].get("predictor"), dict):
+            raise ConfigError(f"routers.{name} reads request embeddings (estimator={routers[name].get('estimator')}) "
+                              f"but has no predictor; add `predictor: ${{oc.select:predictor,null}}` to its YAML "
+                              "(as conf/router/mess_plus.yaml).")
+        elif routers[name]["predictor"].get("name") not in PREDICTORS:
+            raise ConfigError(f"unknown predictor '{routers[name]['predictor'].get('name')}'; available: {sorted(PREDICTORS)} "
+                              "(predictor=<config> or predictor.name=...).")
+    axes = SweepAxes.from_config(cfg["sweep"], cfg["alpha"], cfg["V"], cfg["c"], cfg["seed"], cfg["feedback_rate"])
     check_router_params(routers, zoo)
-    n_jobs(cfg.get("n_jobs", 0))
-    drop_incomplete = cfg.get("drop_incomplete", False)
-    if not isinstance(drop_incomplete, bool):
-        raise ConfigError(f"drop_incomplete must be true or false, got {drop_incomplete!r}.")
+    drop_incomplete = cfg["drop_incomplete"]
     data_dir = Path(cfg["data_dir"]).expanduser()
     if check_data:
         if not data_dir.is_dir():
@@ -98,7 +105,7 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     # What a run's result depends on besides its RunSpec fields and its data (whose digest each spec gets once
     # loaded): the cost optimised and, for routers that read embeddings, the encoder and how it is applied.
     settings = {"cost": cost, "encoder": predictor.get("encoder"), "embedding_recipe": recipe_identity(predictor.get("encoder"))}
-    split = SplitProtocol.from_config(cfg.get("split"), list(routers))
+    split = SplitProtocol.from_config(cfg["split"], list(routers))
     scenarios = scenarios_from_mapping(cfg.get("scenarios"), benchmarks)
     specs = build_grid(benchmarks, zoo, routers, axes, settings, split, scenarios)
     return EvaluationPlan(zoo, benchmarks, routers, axes, specs, cost, data_dir, split, scenarios, drop_incomplete)
@@ -305,7 +312,7 @@ def feasibility_notes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> li
 def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
     p = plan(cfg)
-    table_setting(p, cfg.get("summary") or {})  # a summary setting the sweep does not run fails before any compute
+    table_setting(p, cfg["summary"])  # a summary setting the sweep does not run fails before any compute
     datasets = load_all(p)
     p = bind_data(p, datasets)
     p, notes = protocol_sizes(p, datasets)
@@ -316,27 +323,20 @@ def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     store = RunStore(out_dir)
     notes += run_bookkeeping(p, store)
     timings: dict[str, float] = {}
-    if not cfg.get("report_only", False):
+    if not cfg["report_only"]:
         started = time.perf_counter()
         features = stream_features(p, datasets, cfg["predictor"]["encoder"], cfg["cache_dir"])
         timings["embedding_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, n_jobs(cfg.get("n_jobs", 0)))
+        new, skipped = run_grid(p.specs, Inputs(datasets, features, p.routers, p.cost), store, cfg["n_jobs"])
         timings["runs_s"] = time.perf_counter() - started
         log.info("ran %d runs, skipped %d already finished (%.1f s)", len(new), skipped, timings["runs_s"])
-    if not cfg.get("report", True):
+    if not cfg["report"]:
         return {"timings": timings}
-    logger_cfg = cfg.get("logger") or {}
-    wandb = WandbLogger(logger_cfg.get("project", "mess-plus"), logger_cfg.get("entity"), logger_cfg.get("group"), out_dir) \
+    logger_cfg = cfg["logger"]
+    wandb = WandbLogger(logger_cfg["project"], logger_cfg["entity"], logger_cfg["group"], out_dir) \
         if logger_cfg.get("name") == "wandb" else None
     return write_report(p, datasets, store, out_dir, cfg, notes, wandb) | {"timings": timings}
-
-
-def n_jobs(value: Any) -> int:
-    """The `n_jobs` setting (0: every core); ConfigError for anything but an integer >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"n_jobs must be an integer >= 0 (0: every core), got {value!r}.")
-    return value
 
 
 def table_setting(p: EvaluationPlan, table: dict[str, Any]) -> TableSetting:
@@ -382,10 +382,10 @@ def code_version() -> str:
 def report_context(p: EvaluationPlan, cfg: dict[str, Any]) -> ReportContext:
     """What the report's header and labels say: cost kind and unit, zoo, data folder, code version, split,
     the MESS+ settings shown, and the paper's figures where the data is the paper's."""
-    unit = cfg.get("cost_unit") or DEFAULT_UNITS[p.cost]
+    unit = cfg["cost_unit"] or DEFAULT_UNITS[p.cost]
     return ReportContext(cost=p.cost, cost_unit=str(unit), zoo=p.zoo.name, models=[(m.category, m.model) for m in p.zoo.models],
                          data_dir=str(p.data_dir.resolve()), version=code_version(), main_split=p.split.main_split,
-                         mess_settings=table_setting(p, cfg.get("summary") or {}),
+                         mess_settings=table_setting(p, cfg["summary"]),
                          paper=paper_figures(cfg.get("paper"), p.data_dir))
 
 

@@ -22,10 +22,14 @@ class MLPHead:
     `steps` SGD steps on a minibatch made of that newest example plus up to
     `batch_size - 1` earlier ones drawn at random, so that early explorations
     keep informing the head as new ones arrive.
+
+    The hyperparameters have no defaults here: `conf/predictor/*.yaml` (`head:`, MESS+'s online head) and
+    `conf/router/{threshold_2model,cheapest_above_threshold}.yaml` (`head:`, offline heads) hold them.
+    `steps` and `batch_size` are `learn`'s; a head built without them (None) is trained by `fit` only.
     """
 
-    def __init__(self, dim: int, n_outputs: int, *, seed: int, hidden: int = 64, lr: float = 0.05,
-                 momentum: float = 0.9, steps: int = 3, batch_size: int = 16, weight_decay: float = 1e-4,
+    def __init__(self, dim: int, n_outputs: int, *, seed: int, hidden: int, lr: float, momentum: float,
+                 weight_decay: float, steps: int | None = None, batch_size: int | None = None,
                  loss: str = "bce") -> None:
         if loss not in ("bce", "mse"):
             raise ValueError(f"MLP head loss must be bce (binary cross-entropy) or mse (squared error), got {loss!r}.")
@@ -54,6 +58,9 @@ class MLPHead:
     def learn(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add one labelled example ((dim,), (n_outputs,) in [0, 1]: 0/1 labels or graded scores, NaN where a
         model's label is unknown, e.g. only the served model's on an exploited request) and take `steps` SGD steps."""
+        if self.steps is None or self.batch_size is None:
+            raise ValueError("this MLP head was built without steps and batch_size (an offline head, `fit` only); "
+                             "give both (conf/predictor/*.yaml `head:`) to train it online.")
         self.buffer_x.append(np.asarray(x, dtype=np.float64))
         self.buffer_y.append(np.asarray(y, dtype=np.float64))
         n = len(self.buffer_x)

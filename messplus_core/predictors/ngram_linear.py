@@ -20,8 +20,9 @@ class NgramLinear:
     """One online linear regressor per zoo model over request features; a model predicts `prior` until its
     first label."""
 
-    def __init__(self, dim: int, n_outputs: int, *, seed: int, alpha: float = 1e-4, eta0: float = 0.05,
-                 learning_rate: str = "invscaling", power_t: float = 0.25, prior: float = 0.5, steps: int = 1) -> None:
+    def __init__(self, dim: int, n_outputs: int, *, seed: int, alpha: float, eta0: float, learning_rate: str,
+                 power_t: float, prior: float, steps: int) -> None:
+        """Hyperparameters: `conf/predictor/ngram_linear.yaml` (`head:`) holds them; no defaults here."""
         from sklearn.linear_model import SGDRegressor
 
         self.dim, self.prior, self.steps = dim, prior, steps

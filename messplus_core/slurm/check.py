@@ -50,6 +50,9 @@ def job_config(repo: Path, job: Job, task: int | None = None) -> dict[str, Any]:
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf, open_dict
 
+    from messplus_core.cli import register_resolvers
+
+    register_resolvers()
     name, overrides = stage_call(job, task)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(repo / "conf"), version_base=None):

@@ -73,16 +73,16 @@ class Resources:
 
     @classmethod
     def from_mapping(cls, stage: str, cfg: Mapping[str, Any], gpus: int = 0) -> "Resources":
-        """From a stage's `conf/slurm.yaml` block (empty, "null" or "None" values: Slurm's default); `extra` is a
-        list or a shell-quoted string of sbatch options. ConfigError for a cpus_per_task that is not >= 1."""
-        def opt(key: str) -> str | None:
+        """From a stage's `conf/slurm.yaml` block (null or empty text values: Slurm's default; numbers arrive
+        decoded by oc.decode); `extra` is a list or a shell-quoted string of sbatch options. ConfigError for a
+        cpus_per_task that is not an integer >= 1."""
+        def opt(key: str) -> str | None:  # an empty environment variable reads as unset
             v = cfg.get(key)
-            return None if v is None or str(v).strip() in ("", "null", "None") else str(v).strip()
+            return None if v is None or str(v).strip() == "" else str(v).strip()
 
-        cpus = opt("cpus_per_task")
-        if cpus is not None:
-            if not cpus.isdigit() or int(cpus) < 1:
-                raise ConfigError(f"slurm {stage}.cpus_per_task must be a positive integer, got {cpus!r}.")
+        cpus = cfg.get("cpus_per_task")  # an int: conf/slurm.yaml decodes the environment's text (oc.decode)
+        if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1):
+            raise ConfigError(f"slurm {stage}.cpus_per_task must be a positive integer, got {cpus!r}.")
         extra = cfg.get("extra") or []
         if isinstance(extra, str):
             extra = shlex.split(extra)
@@ -91,7 +91,7 @@ class Resources:
             account=opt("account"),
             qos=opt("qos"),
             time=opt("time"),
-            cpus_per_task=int(cpus) if cpus is not None else None,
+            cpus_per_task=cpus,
             mem=opt("mem"),
             gpus=gpus,
             gpu_type=opt("gpu_type"),
@@ -196,21 +196,25 @@ def compress_indices(indices: Iterable[int]) -> str:
     return ",".join(parts)
 
 
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def _gpus_for(unit: CaptureTask, setting: Any) -> int:
-    s = "auto" if setting is None else str(setting).strip()
-    if s == "auto":
+    """`capture.gpus`: auto (the unit's model's backend_args.gpus) or a count (decoded from the environment)."""
+    if setting == "auto":
         return len(set(unit.gpus))
-    if not s.isdigit():
+    if not _is_int(setting, 0):
         raise ConfigError(f"slurm capture.gpus must be `auto` or a non-negative integer, got {setting!r}.")
-    return int(s)
+    return setting
 
 
 def _max_parallel(stage: str, value: Any) -> int | None:
-    if value is None or str(value) in ("", "null", "None"):
+    if value is None:
         return None
-    if not str(value).isdigit() or int(value) < 1:
+    if not _is_int(value, 1):
         raise ConfigError(f"slurm {stage}.max_parallel must be a positive integer or null, got {value!r}.")
-    return int(value)
+    return value
 
 
 def build_plan(

@@ -48,6 +48,9 @@ def compose(overrides: Sequence[str], config_name: str = "slurm") -> Any:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from messplus_core.cli import register_resolvers
+
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base=None):
         return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
@@ -67,6 +70,7 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
     containers. Relative folders resolve against `cwd`; `extra_capture`/`extra_evaluate` and any
     hydra.searchpath override reach every task of that stage. ConfigError for an invalid selection."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
 
     environ = os.environ if environ is None else environ
     cfg = compose(overrides)
@@ -74,7 +78,12 @@ def make_plan(overrides: Sequence[str], extra_capture: Sequence[str] = (), extra
     choices = dict(cfg.hydra.runtime.choices)
     OmegaConf.set_struct(cfg, False)
     cfg.pop("hydra")
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as err:  # e.g. oc.decode of an empty MESSPLUS_SLURM_*_CPUS
+        key = getattr(err, "full_key", None) or "a value"
+        raise ConfigError(f"slurm: conf/slurm.yaml's {key} could not be read from the environment "
+                          f"({str(err).splitlines()[0]}); set its MESSPLUS_SLURM_* variable to a value or unset it.") from None
     plain["sweep"] = choices.get("sweep") or "default"
     # Config search paths given to submit.sh (e.g. a zoo of the user's own) must reach every stage too.
     search = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath"]

@@ -44,4 +44,5 @@ def default_mess_plus() -> dict[str, Any]:
 
     params = yaml.safe_load((REPO / "conf" / "router" / "mess_plus.yaml").read_text())
     params.pop("predictor_energy_j")
+    params.pop("predictor")  # `${oc.select:predictor,null}`, resolved only in a composed config
     return params

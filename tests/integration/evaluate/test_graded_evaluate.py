@@ -4,12 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.config import predictor_head, router_head
 from helpers.data import synthetic_frame, write_capture
 from helpers.evaluate import config
 
 from messplus_core.evaluate.pipeline import run_evaluation
 from messplus_core.predictors.mlp_head import MLPHead
 from messplus_core.predictors.ngram_linear import NgramLinear
+
+NGRAM_HEAD = predictor_head("ngram_linear")
 
 CATS = ("small", "medium", "large")
 
@@ -86,7 +89,7 @@ def test_ngram_linear_learns_a_graded_target():
             [f"{w} sentence number {i}" for i in range(200) for w in ("hard",)]
     x = hashed_ngrams(texts)
     y = np.array([[0.9, 0.95]] * 200 + [[0.1, 0.5]] * 200)
-    pred = NgramLinear(x.shape[1], 2, seed=0)
+    pred = NgramLinear(x.shape[1], 2, seed=0, **NGRAM_HEAD)
     assert pred.predict(x[:2]).tolist() == [[0.5, 0.5]] * 2  # the prior before any example
     order = np.random.default_rng(0).permutation(400)
     for i in order:
@@ -94,7 +97,7 @@ def test_ngram_linear_learns_a_graded_target():
     easy, hard = pred.predict(hashed_ngrams(["easy sentence number 999", "hard sentence number 999"]))
     assert easy[0] > 0.7 and hard[0] < 0.3 and hard[1] == pytest.approx(0.5, abs=0.15)
     # An unknown label (NaN) trains nothing: a model that never had one still predicts the prior.
-    partial = NgramLinear(x.shape[1], 2, seed=0)
+    partial = NgramLinear(x.shape[1], 2, seed=0, **NGRAM_HEAD)
     partial.learn(x[0], np.array([0.9, np.nan]))
     assert partial.predict(x[:1])[0, 1] == 0.5 and partial.predict(x[:1])[0, 0] != 0.5
 
@@ -103,8 +106,11 @@ def test_mlp_head_regression_loss_fits_scores():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 8)) / np.sqrt(8)
     y = np.stack([0.2 + 0.6 * (x[:, 0] > 0), np.full(300, 0.4)], axis=1)
-    head = MLPHead(8, 2, seed=0, loss="mse", lr=0.05).fit(x, y, epochs=60, batch_size=16)
+    offline = router_head("threshold_2model")  # the learned routers' head (lr 0.05)
+    head = MLPHead(8, 2, seed=0, loss="mse", **offline).fit(x, y, epochs=60, batch_size=16)
     err = np.abs(head.predict(x) - y).mean()
     assert err < 0.08
     with pytest.raises(ValueError, match="loss must be bce"):
-        MLPHead(8, 2, seed=0, loss="hinge")
+        MLPHead(8, 2, seed=0, loss="hinge", **offline)
+    with pytest.raises(ValueError, match="without steps and batch_size"):
+        head.learn(x[0], y[0])

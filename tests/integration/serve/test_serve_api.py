@@ -220,18 +220,17 @@ def test_stream_from_a_backend_that_does_not_stream(data, tmp_path: Path) -> Non
 
 
 def base_config(**overrides) -> dict:
-    from helpers.config import zoo
-    cfg = {"model_zoo": {"name": "llama3", "models": [{"category": m.category, "model": m.model, "cost_rank": m.cost_rank} for m in zoo().models]},
-           "routers": {"mess_plus": preset()}, "router_name": "mess_plus", "alpha": 0.5, "V": 100.0, "c": 0.005, "seed": 42,
-           "backends": {c: f"http://127.0.0.1:1/{c}/v1" for c in ("small", "medium", "large")}, "cost": "time",
-           "auth": "bearer", "token_env": "MESSPLUS_TEST_TOKEN_UNSET"}
+    """conf/serve.yaml as the gateway gets it (unreachable backends, an unset token variable), then `overrides`."""
+    from helpers.config import compose
+    cfg = compose("serve", "token_env=MESSPLUS_TEST_TOKEN_UNSET",
+                  *(f"backends.{c}=http://127.0.0.1:1/{c}/v1" for c in ("small", "medium", "large")))
     return cfg | overrides
 
 
 @pytest.mark.parametrize("overrides, message", [
     ({}, "MESSPLUS_TEST_TOKEN_UNSET is empty"),
     ({"auth": "none", "backends": {"small": "http://x/v1"}}, "no backend URL for ['medium', 'large']"),
-    ({"auth": "none", "cost": "joules"}, "cost must be one of ['time', 'tokens', 'reported', 'energy']"),
+    ({"auth": "none", "cost": "joules"}, "cost must be time, tokens, reported or energy, got 'joules'"),
     ({"auth": "none", "cost": "energy"}, "cost=energy needs the GPU indices of every backend; none for ['small', 'medium', 'large']"),
     ({"auth": "none", "cost": "tokens"}, "cost=tokens needs price_per_token.small"),
     # accepted by the settings, refused by the service: thompson (restarts would change decisions), and the

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.config import predictor_head, router_head
 from helpers.data import synthetic_frame, write_capture
 from helpers.evaluate import REAL_BENCHMARKS, config, evaluate_real_twice
 
@@ -24,8 +25,8 @@ ZOO = ModelZoo.from_mapping({"name": "z", "models": [
     {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
 LEARNED = sorted(registry.names(trains_offline=True))
 PARAMS = {
-    "threshold_2model": {"router_energy_j": 0.0, "margin": 0.0, "folds": 3, "head": {"hidden": 16, "lr": 0.05}, "fit": {"epochs": 5, "batch_size": 16}},
-    "cheapest_above_threshold": {"router_energy_j": 0.0, "margin": 0.0, "folds": 3, "head": {"hidden": 16, "lr": 0.05}, "fit": {"epochs": 5, "batch_size": 16}},
+    "threshold_2model": {"router_energy_j": 0.0, "margin": 0.0, "folds": 3, "head": {**router_head("threshold_2model"), "hidden": 16}, "fit": {"epochs": 5, "batch_size": 16}},
+    "cheapest_above_threshold": {"router_energy_j": 0.0, "margin": 0.0, "folds": 3, "head": {**router_head("cheapest_above_threshold"), "hidden": 16}, "fit": {"epochs": 5, "batch_size": 16}},
     "knn": {"router_energy_j": 0.0, "margin": 0.0, "k": 5},
     "educated_guess": {},
 }
@@ -154,7 +155,7 @@ def test_the_engine_charges_each_routed_request_the_routers_own_energy(data, nam
 def test_the_engine_charges_mess_plus_per_inference_and_per_training_step(data):
     s = RunSpec("arc_challenge", "mess_plus", 0.6, 42, V=1e-3, c=0.5)
     stream, _ = replay_parts(s, data, features(data), "energy")
-    head = {"hidden": 16, "steps": 3}
+    head = {**predictor_head(), "hidden": 16, "steps": 3}
     prices = overhead_prices({"predictor_energy_j": {"inference": 2.0, "train_step": 7.0}})
     ctx = router_context(data, s, "energy", stream.features, stream.labels, stream.cost)
     trace = replay(build_router("mess_plus", ctx, {"predictor": {"name": "mlp_head", "head": head}, "V": 1e-3, "c": 0.5}), stream, prices)

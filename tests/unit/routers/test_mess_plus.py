@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 
+from helpers.config import predictor_head
 from helpers.data import synthetic_frame, write_capture
 from helpers.evaluate import default_mess_plus
 
@@ -83,7 +84,7 @@ def test_explore_probability_exponent():
 def _replay(data, name, params, seed, feedback_rate=1.0, V=100.0, c=0.01):
     stream = make_stream(data, seed, "energy", feedback_rate, np.random.default_rng(0).normal(size=(data.n, 8)))
     ctx = router_context(data, RunSpec("arc_challenge", name, 0.6, seed), "energy", stream.features, stream.labels, stream.cost)
-    params = {**params, "V": V, "c": c, "predictor": {"name": "mlp_head", "head": {}}}
+    params = {**params, "V": V, "c": c, "predictor": {"name": "mlp_head", "head": predictor_head()}}
     router = build_router(name, ctx, params)
     return stream, router, replay(router, stream)
 
@@ -118,7 +119,7 @@ def _reference_paper(stream, alpha, V, c, seed):
     """MESS+ as published, written as directly as possible: explorations drawn up front, the MLP head trained on
     every exploration, V on raw costs, estimates at 1 until observed, the largest model served on explorations."""
     n, m = stream.labels.shape
-    head = make_predictor("mlp_head", stream.features.shape[1], m, seed, {})
+    head = make_predictor("mlp_head", stream.features.shape[1], m, seed, predictor_head())
     explore = np.random.default_rng([seed, 1]).random(n) < explore_probability(np.arange(1, n + 1), c)
     q, cost_sum, cost_n, est = 0.0, np.zeros(m), np.zeros(m), np.ones(m)
     served, qs = [], []
@@ -310,7 +311,7 @@ def test_blend_learns_a_factor_where_texts_carry_signal(data):
     stream = make_stream(data, 42, "energy", 1.0, features)
     ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
     router = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.01,
-                                             "predictor": {"name": "mlp_head", "head": {}}})
+                                             "predictor": {"name": "mlp_head", "head": predictor_head()}})
     trace = replay(router, stream)
     assert router.policy.kappa > 0.2
     assert trace.router_report["blend_kappa"] == router.policy.kappa
@@ -326,7 +327,7 @@ def test_predictor_auc_is_scored_on_labels_before_the_predictor_learns_them(data
     stream = make_stream(data, 42, "energy", 1.0, features)
     ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
     head = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.3,
-                                           "predictor": {"name": "mlp_head", "head": {}}})
+                                           "predictor": {"name": "mlp_head", "head": predictor_head()}})
     report = replay(head, stream).router_report
     auc, scored, labels = report["predictor_auc"], *head.auc_pairs
     assert len(scored) == len(labels) == report["predictor_auc_labels"] > 50 and auc == roc_auc(np.array(scored), np.array(labels)) and auc > 0.6

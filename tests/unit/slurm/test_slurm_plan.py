@@ -148,6 +148,18 @@ def test_bad_config_is_rejected(tmp_path, overrides, message):
         plan_for(tmp_path, "model_zoo=llama3", "benchmark=boolq", *overrides)
 
 
+def test_environment_numbers_are_decoded_and_an_empty_one_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESSPLUS_SLURM_CAPTURE_GPUS", "2")
+    plan = plan_for(tmp_path, "model_zoo=llama3", "benchmark=boolq")
+    assert opt(sbatch_command(plan.jobs[0], plan, {}), "--gres") == "gpu:2"
+    monkeypatch.setenv("MESSPLUS_SLURM_MERGE_CPUS", "")
+    with pytest.raises(ConfigError, match=r"merge.cpus_per_task could not be read from the environment.*MESSPLUS_SLURM_"):
+        plan_for(tmp_path, "model_zoo=llama3", "benchmark=boolq")
+    monkeypatch.setenv("MESSPLUS_SLURM_MERGE_CPUS", "many")
+    with pytest.raises(ConfigError, match=r"slurm merge.cpus_per_task must be a positive integer, got 'many'"):
+        plan_for(tmp_path, "model_zoo=llama3", "benchmark=boolq")
+
+
 def test_stage_args_cannot_redefine_what_submit_sets(tmp_path):
     with pytest.raises(ConfigError, match="out_dir"):
         plan_for(tmp_path, "model_zoo=llama3", "benchmark=boolq", capture=["out_dir=/x"])
@@ -165,7 +177,8 @@ def test_throttle_and_extra_options(tmp_path):
 
 
 def test_resources_describe_and_options():
-    r = Resources.from_mapping("capture", {"partition": "gpu", "time": "1:00:00", "cpus_per_task": "4", "mem": "null"}, gpus=2)
+    # as conf/slurm.yaml delivers them: numbers decoded (oc.decode), an unset variable null, an empty one ""
+    r = Resources.from_mapping("capture", {"partition": "gpu", "time": "1:00:00", "cpus_per_task": 4, "mem": None, "qos": ""}, gpus=2)
     assert r.sbatch_options() == ["--partition=gpu", "--time=1:00:00", "--cpus-per-task=4", "--gres=gpu:2"]
     assert "gpus=2" in r.describe()
 
@@ -217,7 +230,7 @@ def test_zoo_gpu_indices_renumbered_inside_the_allocation(tmp_path):
         {"category": "m", "model": "M", "cost_rank": 2, "backend_args": {"gpus": [1]}},
     ]}
     zoo = ModelZoo.from_mapping(zoo_cfg)
-    kw = dict(zoo=zoo, benchmarks=["a"], selection="a", cfg={}, out_dir=tmp_path, capture_dir=tmp_path / "c",
+    kw = dict(zoo=zoo, benchmarks=["a"], selection="a", cfg={"capture": {"gpus": "auto"}}, out_dir=tmp_path, capture_dir=tmp_path / "c",
               evaluate_dir=tmp_path / "e", log_dir=tmp_path / "l", zoo_order=["l", "s", "m"])
     plan = build_plan(environ={}, **kw)
     one, two = plan.job("messplus_capture_gpu1"), plan.job("messplus_capture_gpu2")
