@@ -105,28 +105,28 @@ class MessPlusSettings:
 
     V: float
     c: float
-    explore_exponent: float = 0.25
-    forced_explorations: int = 0
-    estimator: Estimator = "head"
-    prior_weight: float = 0.0
-    optimism: float = 0.0
-    optimism_kind: Literal["ucb", "thompson"] = "ucb"
-    optimism_scope: Literal["decisions", "explorations"] = "decisions"
-    optimism_fade: float = 0.0
-    variance_floor: float = 0.02
-    cost_scale: CostScale = "raw"
-    bank: float = 0.0
-    warm_start: bool = False
-    feedback_z: float = 0.0
-    explore_models: Literal["all", "frontier"] = "all"
-    explore_serve: Literal["largest", "best_estimate"] = "largest"
-    energy_estimate: EnergyEstimate = "running_mean"
-    energy_prior: tuple[float, ...] | None = None
-    change_window: int = 0
-    change_z: float = 4.0
-    blend_refit_every: int = 50
-    prior_from_training: bool = False
-    side_queries: bool = False
+    explore_exponent: float
+    forced_explorations: int
+    estimator: Estimator
+    prior_weight: float
+    optimism: float
+    optimism_kind: Literal["ucb", "thompson"]
+    optimism_scope: Literal["decisions", "explorations"]
+    optimism_fade: float
+    variance_floor: float
+    cost_scale: CostScale
+    bank: float
+    warm_start: bool
+    feedback_z: float
+    explore_models: Literal["all", "frontier"]
+    explore_serve: Literal["largest", "best_estimate"]
+    energy_estimate: EnergyEstimate
+    energy_prior: tuple[float, ...] | None
+    change_window: int
+    change_z: float
+    blend_refit_every: int
+    prior_from_training: bool
+    side_queries: bool
 
     def __post_init__(self) -> None:
         choices = {"estimator": ("head", "model_mean", "blend"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
@@ -144,18 +144,22 @@ class MessPlusSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MessPlusSettings":
-        """From a router config plus the sweep's V and c. Raises ValueError on a key that is no lever
-        (a typo would otherwise silently leave the default in place)."""
+        """From a preset's config plus the sweep's V and c. Every lever must be there: the preset YAMLs
+        (conf/router/mess_plus*.yaml) are the only place their values live. Raises ValueError on a key that is no
+        lever (a typo) and on a missing lever."""
         keys = set(cls.__dataclass_fields__)
         unknown = sorted(set(params) - keys - NOT_LEVERS)
         if unknown:
             raise ValueError(f"mess_plus: unknown setting(s) {unknown}; the levers are {sorted(keys - {'V', 'c'})}.")
-        picked = {k: v for k, v in params.items() if k in keys and v is not None}
-        if "energy_prior" in picked:
+        missing = sorted(keys - set(params))
+        if missing:
+            raise ValueError(f"mess_plus: lever(s) {missing} not set; each preset's YAML sets every lever "
+                             "(conf/router/mess_plus_paper.yaml lists them all with the published values).")
+        picked = {k: params[k] for k in keys}
+        if picked["energy_prior"] is not None:
             picked["energy_prior"] = tuple(float(e) for e in picked["energy_prior"])
         for key in ("forced_explorations", "change_window", "blend_refit_every"):
-            if key in picked:
-                picked[key] = int(picked[key])
+            picked[key] = int(picked[key])
         return cls(**picked)
 
 

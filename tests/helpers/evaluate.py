@@ -40,9 +40,15 @@ def evaluate_real_twice(tmp_path_factory: pytest.TempPathFactory, cache_dir: Pat
 
 def default_mess_plus() -> dict[str, Any]:
     """The shipped default MESS+ preset's levers (conf/router/mess_plus.yaml), without the engine's prices."""
+    return preset_levers("mess_plus")
+
+
+def preset_levers(name: str) -> dict[str, Any]:
+    """A MESS+ preset's levers (conf/router/<name>.yaml, the only place they live), without the engine's prices
+    and the predictor wiring (`${oc.select:predictor,null}`, resolved only in a composed config)."""
     import yaml
 
-    params = yaml.safe_load((REPO / "conf" / "router" / "mess_plus.yaml").read_text())
+    params = yaml.safe_load((REPO / "conf" / "router" / f"{name}.yaml").read_text())
     params.pop("predictor_energy_j")
-    params.pop("predictor")  # `${oc.select:predictor,null}`, resolved only in a composed config
+    params.pop("predictor")
     return params

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from helpers.config import predictor_head
+from helpers.evaluate import preset_levers
 from helpers.data import synthetic_frame, write_capture
 
 from messplus_core.core.algorithm import queue_path
@@ -70,7 +71,7 @@ def mess_plus(data, stream, alpha=0.6, **kw):
     ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed), "energy", stream.features,
                          stream.labels, stream.cost, None, kw)
     predictor = make_predictor("mlp_head", stream.features.shape[1], 3, stream.seed, predictor_head())
-    settings = MessPlusSettings.from_params({k: tuple(v) if k == "energy_prior" else v for k, v in kw.items()})
+    settings = MessPlusSettings.from_params({**preset_levers("mess_plus_paper"), **kw})
     return ReplayedMessPlus(ctx, MessPlus(settings, 3, alpha, stream.seed, predictor))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from helpers.config import predictor_head, router_head
 from helpers.data import synthetic_frame, write_capture
-from helpers.evaluate import REAL_BENCHMARKS, config, evaluate_real_twice
+from helpers.evaluate import REAL_BENCHMARKS, config, evaluate_real_twice, preset_levers
 
 from messplus_core.core.calibration import (cheapest_above_choice, cheapest_compliant, lambda_candidates, out_of_fold,
                                             threshold_candidates, two_model_choice, utility_choice)
@@ -158,7 +158,8 @@ def test_the_engine_charges_mess_plus_per_inference_and_per_training_step(data):
     head = {**predictor_head(), "hidden": 16, "steps": 3}
     prices = overhead_prices({"predictor_energy_j": {"inference": 2.0, "train_step": 7.0}})
     ctx = router_context(data, s, "energy", stream.features, stream.labels, stream.cost)
-    trace = replay(build_router("mess_plus", ctx, {"predictor": {"name": "mlp_head", "head": head}, "V": 1e-3, "c": 0.5}), stream, prices)
+    params = {**preset_levers("mess_plus_paper"), "predictor": {"name": "mlp_head", "head": head}, "V": 1e-3, "c": 0.5}
+    trace = replay(build_router("mess_plus", ctx, params), stream, prices)
     explored = trace.explored
     np.testing.assert_allclose(trace.overhead_energy, np.where(explored, 7.0 * 3, 2.0))
     np.testing.assert_allclose(trace.energy, np.where(explored, stream.energy.sum(axis=1), stream.energy[np.arange(stream.n), trace.served]) + trace.overhead_energy)

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.config import predictor_head
 from helpers.data import synthetic_frame, write_capture
-from helpers.evaluate import default_mess_plus
+from helpers.evaluate import default_mess_plus, preset_levers
 
 from messplus_core.core.algorithm import (efficient_frontier, exploit_choice, explore_probability, queue_update,
                                           shadow_price)
@@ -145,7 +145,7 @@ def _reference_paper(stream, alpha, V, c, seed):
 
 @pytest.mark.parametrize("feedback_rate", [1.0, 0.3])
 def test_paper_preset_equals_the_reference(data, feedback_rate):
-    paper = {"estimator": "head", "cost_scale": "raw"}
+    paper = preset_levers("mess_plus_paper")
     stream, _, trace = _replay(data, "mess_plus_paper", paper, 42, feedback_rate, V=1e-3, c=0.5)
     served, qs, explore = _reference_paper(stream, 0.6, 1e-3, 0.5, 42)
     np.testing.assert_array_equal(trace.explored, explore)

@@ -18,7 +18,7 @@ import pytest
 from helpers.config import bench, zoo
 from helpers.data import synthetic_frame, write_capture
 from helpers.config import predictor_head
-from helpers.evaluate import default_mess_plus, require_real_capture
+from helpers.evaluate import default_mess_plus, preset_levers, require_real_capture
 from messplus_core.core.engine import replay
 from messplus_core.core.rng import EDUCATED_GUESS, generator
 from messplus_core.data.capture_csv import load_capture
@@ -32,7 +32,8 @@ HEAD = {"hidden": 16, "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4}
 LEARNED = {"folds": 3, "margin": 0.0, "head": HEAD, "fit": {"epochs": 5, "batch_size": 32}}
 PARAMS = {
     "mess_plus": {**default_mess_plus(), "V": 100.0, "c": 0.005},
-    "mess_plus_paper": {"estimator": "head", "V": 1e-4, "c": 0.1, "predictor": {"name": "mlp_head", "head": predictor_head()}},
+    "mess_plus_paper": {**preset_levers("mess_plus_paper"), "V": 1e-4, "c": 0.1,
+                        "predictor": {"name": "mlp_head", "head": predictor_head()}},
     "educated_guess": {},
     "single_model": {"model": None},  # the zoo's middle model, filled in below
     "threshold_2model": LEARNED,
