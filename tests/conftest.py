@@ -68,3 +68,16 @@ def gen_reference_capture(tiny_dir: Path, tmp_path_factory: pytest.TempPathFacto
     out = tmp_path_factory.mktemp("gen_reference") / "capture"
     run_capture_cli(out, tiny_dir, "device=cpu", benchmark="gen_demo")
     return out
+
+
+@pytest.fixture
+def no_model_is_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fail the test if the capture stage would load or build a model (checks that must run before any load)."""
+    from messplus_core.capture import backends, stage
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a model was loaded or built")
+
+    monkeypatch.setattr(backends, "make_lm", refuse)
+    monkeypatch.setattr(stage, "ensure_built", refuse)
+    monkeypatch.setenv("MESSPLUS_TINY_DIR", str(tmp_path / "tiny"))

@@ -18,6 +18,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from messplus_core.util.io import write_jsonl
+
 DEMO_JSONL = Path(__file__).parent / "tasks" / "demo" / "demo.jsonl"
 SEED = 20251122
 
@@ -144,10 +146,7 @@ def read_demo(path: Path = DEMO_JSONL) -> list[dict[str, Any]]:
 
 def main() -> None:
     """Regenerate the shipped demo.jsonl from `generate()` (deterministic: the same file every time)."""
-    DEMO_JSONL.parent.mkdir(parents=True, exist_ok=True)
-    with open(DEMO_JSONL, "w", encoding="utf-8") as fh:
-        for row in generate():
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(DEMO_JSONL, generate())
     print(f"wrote {DEMO_JSONL}")
 
 

@@ -23,6 +23,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from messplus_core.util.io import write_jsonl
+
 GEN_DEMO_JSONL = Path(__file__).parent / "tasks" / "gen_demo" / "gen_demo.jsonl"
 SEED = 20261130
 N_DOCS = 300
@@ -75,10 +77,7 @@ def training_pairs() -> list[tuple[str, str]]:
 
 def main() -> None:
     """Regenerate the shipped gen_demo.jsonl from `generate()` (deterministic: the same file every time)."""
-    GEN_DEMO_JSONL.parent.mkdir(parents=True, exist_ok=True)
-    with open(GEN_DEMO_JSONL, "w", encoding="utf-8") as fh:
-        for row in generate():
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(GEN_DEMO_JSONL, generate())
     print(f"wrote {GEN_DEMO_JSONL}")
 
 

@@ -123,6 +123,16 @@ def _intact_bytes(fh: BinaryIO, size: int) -> int:
     return size
 
 
+def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    """Write one JSON line per row (UTF-8, non-ASCII kept) as a new file through `atomic_path`, creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def append_jsonl(path: Path, rows: Iterable[Any]) -> None:
     """Append one JSON line per row and fsync; a torn tail left by an earlier crash is cut off first.
 

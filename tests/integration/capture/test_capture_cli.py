@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from helpers.capture import RUN, config
 from helpers.config import REPO
 from hydra.errors import MissingConfigException
 
-from messplus_core.capture import backends, stage
+from messplus_core.capture import backends
 from messplus_core.capture.shards import DocRecord, ShardIdentity, ShardWriter, shard_path
 from messplus_core.capture.stage import run_capture
 from messplus_core.errors import ConfigError
@@ -22,14 +21,7 @@ from messplus_core.errors import ConfigError
 PAPER = ["arc_challenge", "arc_easy", "boolq", "logiqa", "piqa", "sciq", "social_iqa", "winogrande"]
 
 
-@pytest.fixture(autouse=True)
-def no_model_is_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def refuse(*_: Any, **__: Any) -> None:
-        raise AssertionError("a model was loaded or built")
-
-    monkeypatch.setattr(backends, "make_lm", refuse)
-    monkeypatch.setattr(stage, "ensure_built", refuse)
-    monkeypatch.setenv("MESSPLUS_TINY_DIR", str(tmp_path / "tiny"))
+pytestmark = pytest.mark.usefixtures("no_model_is_loaded")  # tests/conftest.py
 
 
 def fails(match: str, *overrides: str, tmp: Path) -> None:

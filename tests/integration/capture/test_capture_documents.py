@@ -12,7 +12,6 @@ import pytest
 from helpers.capture import LIMIT, RUN, capture_env, config
 from helpers.config import REPO
 
-from messplus_core.capture import backends, stage
 from messplus_core.capture.documents import document_set
 from messplus_core.capture.shards import ShardIdentity, done_path
 from messplus_core.capture.stage import run_capture
@@ -20,16 +19,6 @@ from messplus_core.errors import ConfigError
 from messplus_core.util.io import write_json_atomic
 
 CATS = ("small", "medium", "large")
-
-
-@pytest.fixture
-def no_model_is_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def refuse(*_: Any, **__: Any) -> None:
-        raise AssertionError("a model was loaded or built")
-
-    monkeypatch.setattr(backends, "make_lm", refuse)
-    monkeypatch.setattr(stage, "ensure_built", refuse)
-    monkeypatch.setenv("MESSPLUS_TINY_DIR", str(tmp_path / "tiny"))
 
 
 def write_done_units(out: Path, tiny: Path, documents: dict[str, Any] | None, limit: int | None = None) -> None:
