@@ -73,6 +73,7 @@ class EvaluateSchema(_Strict):
     router: dict[str, Any] = Field(default_factory=dict)  # Hydra's group package (empty)
     predictor: dict[str, Any]
     sweep: dict[str, Any]  # checked by evaluate.grid.SweepAxes
+    default_sweep: dict[str, Any]  # conf/sweep/default.yaml whatever `sweep` is: `summary` reads each preset's (V, c)
     logger: dict[str, Any]
     scenarios: dict[str, dict[str, Any]] = Field(default_factory=dict)  # scenario=none adds no key
     paper: dict[str, Any] | None = None  # an optional group (`optional paper: ${model_zoo}`)
@@ -141,6 +142,7 @@ class ServeSchema(_Strict):
     routers: dict[str, dict[str, Any]]
     router: dict[str, Any] = Field(default_factory=dict)
     logger: dict[str, Any]  # conf/logger: none | wandb (the live series)
+    default_sweep: dict[str, Any]  # conf/sweep/default.yaml: V and c read the preset's default point from it
     router_name: str
     alpha: float
     V: float

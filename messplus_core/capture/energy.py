@@ -26,10 +26,15 @@ WINDOW = "document"
 
 @dataclass(frozen=True)
 class EnergySettings:
-    """`energy.*` of the capture config."""
+    """`energy.*` of the capture config (`conf/capture.yaml`, the only place its defaults are written).
 
-    fallback: str = "none"
-    watts: float | None = None
+    fallback: `none` (energy missing where Zeus sees no source) or `time_x_power` (an estimate: time x `watts`).
+    watts: average power draw in W for `time_x_power`; None otherwise. Raises ConfigError for an unknown
+    fallback, or `time_x_power` without watts > 0.
+    """
+
+    fallback: str
+    watts: float | None
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:

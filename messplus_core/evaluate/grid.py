@@ -51,11 +51,16 @@ class SweepAxes:
 
     @classmethod
     def from_config(cls, sweep: dict[str, Any], alpha: Any, V: Any, c: Any, seed: Any, feedback_rate: Any) -> "SweepAxes":
-        """Axes from the sweep config; a top-level `alpha=`, `V=`, `c=` or `seed=` (one value or a list) replaces that axis."""
+        """Axes from the sweep config; a top-level `alpha=`, `V=`, `c=` or `seed=` (one value or a list) replaces that axis.
+        Raises ConfigError naming any of `alphas`, `V`, `c`, `seeds` the sweep lacks (conf/sweep/*.yaml set all four)."""
+        missing = [k for k in ("alphas", "V", "c", "seeds") if k not in sweep]
+        if missing:
+            raise ConfigError(f"the sweep has no {missing}; a sweep config sets alphas, V, c and seeds "
+                              "(see conf/sweep/default.yaml).")
         if alpha is not None:
             alphas: str | list[float] = sweep_values("alpha", alpha, float)
         else:
-            alphas = sweep.get("alphas", "default")
+            alphas = sweep["alphas"]
             if isinstance(alphas, str) and alphas not in ("default", "sweep"):
                 raise ConfigError(f"sweep.alphas must be 'default', 'sweep' or a list of values, got {alphas!r}.")
             if not isinstance(alphas, str):

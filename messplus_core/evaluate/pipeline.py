@@ -51,7 +51,7 @@ class EvaluationPlan:
     data_dir: Path
     split: SplitProtocol
     scenarios: list[Scenario]
-    drop_incomplete: bool = False
+    drop_incomplete: bool
 
 
 def plan(cfg: dict[str, Any], check_data: bool = True) -> EvaluationPlan:

@@ -46,10 +46,11 @@ class Column:
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What ran, for the header and the labels: the optimised cost kind and its unit (`cost_unit`)."""
+    """What ran, for the header and the labels: the optimised cost kind and its unit (`cost_unit`), both from the
+    evaluate config (`pipeline.report_context`)."""
 
-    cost: str = "energy"
-    cost_unit: str = "J"
+    cost: str
+    cost_unit: str
     zoo: str = ""
     models: Sequence[tuple[str, str]] = ()  # (category, model), cheapest first
     data_dir: str = ""

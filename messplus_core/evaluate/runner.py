@@ -50,7 +50,7 @@ def _execute(spec: RunSpec) -> dict[str, Any]:
                        _INPUTS.router_params[spec.router], _INPUTS.cost)
 
 
-def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int = 0,
+def run_grid(specs: Sequence[RunSpec], inputs: Inputs, store: RunStore, n_jobs: int,
              progress: bool = True) -> tuple[list[dict[str, Any]], int]:
     """Run every spec whose run_id is not in `store` yet. Returns (new records, number skipped).
 

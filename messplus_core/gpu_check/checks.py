@@ -19,9 +19,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import compare
+
+if TYPE_CHECKING:
+    from ..capture.energy import EnergySettings
 
 BENCHMARK = "demo"
 CATEGORIES = ("small", "medium", "large")
@@ -76,6 +79,23 @@ def tiny_models() -> dict[str, Any]:
     raw = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf" / "model_zoo" / "tiny.yaml")
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(raw, resolve=True))
     return {m.category: m for m in zoo.models}
+
+
+def capture_energy(ctx: Context) -> EnergySettings:
+    """The `energy` settings a capture of the tiny zoo on the demo benchmark runs with: conf/capture.yaml composed
+    and parsed as capture/run.py does (that file holds their defaults), for the checks that open windows themselves."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from messplus_core.capture.settings import parse_settings
+    from messplus_core.cli import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ctx.repo / "conf"), version_base=None):
+        cfg = compose(config_name="capture", overrides=["model_zoo=tiny", f"benchmark={BENCHMARK}"])
+    return parse_settings(OmegaConf.to_container(cfg, resolve=True), ctx.repo).energy
 
 
 def capture_cmd(ctx: Context, out_dir: Path, *overrides: str, limit: int | None = None, zoo: str = "tiny") -> list[str]:
@@ -330,11 +350,11 @@ def check_zeus_windows(ctx: Context) -> Result:
     from zeus.monitor import ZeusMonitor
 
     from ..capture.backends import make_lm
-    from ..capture.energy import EnergyMeter, EnergySettings
+    from ..capture.energy import EnergyMeter
     from .workloads import demo_requests, per_document
 
     period = nvml_counter_period_ms()
-    meter = EnergyMeter((0,), EnergySettings())
+    meter = EnergyMeter((0,), capture_energy(ctx))
     x = torch.randn(256, 256, device="cuda")
     short = []
     for _ in range(20):
@@ -450,12 +470,12 @@ def check_kill_resume(ctx: Context) -> Result:
 def check_overhead(ctx: Context) -> Result:
     """6: the same documents scored per document with and without windows (overhead ratio), and batched (docs/s)."""
     from ..capture.backends import cpu_threads, make_lm
-    from ..capture.energy import EnergyMeter, EnergySettings
+    from ..capture.energy import EnergyMeter
     from .workloads import batched, demo_requests, documents, interleaved_medians, per_document
 
     model = tiny_models()["large"]
     docs = documents(demo_requests(), ctx.overhead_docs)
-    meter = EnergyMeter((0,) if ctx.gpu else (), EnergySettings())
+    meter = EnergyMeter((0,) if ctx.gpu else (), capture_energy(ctx))
     rounds = 3
     with cpu_threads(None if ctx.gpu else 1):
         lm = make_lm(model, model.model, "hf", ctx.device, 16)

@@ -103,8 +103,9 @@ def check_learned(params: Mapping[str, Any], categories: tuple[str, ...]) -> Non
     k = params.get("k")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise ValueError(f"k must be a positive integer, got {k!r}.")
-    if not isinstance(params.get("margin", 0.0), (int, float)):
-        raise ValueError(f"margin must be a number, got {params.get('margin')!r}.")
+    margin = params.get("margin")  # conf/router/<name>.yaml sets it (0.0): no default here
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+        raise ValueError(f"margin must be a number (conf/router/<name>.yaml sets it), got {margin!r}.")
 
 
 LEARNED = dict(features=True, trains_offline=True, check=check_learned)

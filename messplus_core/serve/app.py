@@ -54,13 +54,13 @@ ROUTED_MODEL = "messplus"
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    """How the gateway talks to backends and clients (conf/serve.yaml)."""
+    """How the gateway talks to backends and clients: conf/serve.yaml's keys (its defaults live there only)."""
 
     backends: tuple[Backend, ...]  # zoo order, cheapest first
-    cost: CostSource = "time"
-    token: str | None = None  # bearer token for feedback and request views; None only with auth=none
-    backend_timeout_s: float = 600.0
-    explore_wait: str = "served"  # served: answer when the served model returns | all: after every queried model
+    cost: CostSource
+    token: str | None  # bearer token for feedback and request views; None only with auth=none
+    backend_timeout_s: float
+    explore_wait: str  # served: answer when the served model returns | all: after every queried model
     energy: EnergyMeters | None = None  # cost=energy: the backends' Zeus meters (energy.energy_meters)
 
 

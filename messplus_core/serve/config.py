@@ -1,8 +1,9 @@
 """From the serve stage's config (conf/serve.yaml, as a plain dict) to a running gateway's parts.
 
-Everything is validated before a socket opens: the keys against `schemas.ServeSchema` (conf/serve.yaml holds
-every default), then a missing backend URL, an unknown MESS+ lever, a missing bearer token or cost=energy
-without visible GPUs raise ConfigError naming the key and the fix.
+Everything is validated before a socket opens: the routing preset, the keys against `schemas.ServeSchema`
+(conf/serve.yaml holds every default; its V and c are the preset's default point, read from
+conf/sweep/default.yaml), then a missing backend URL, an unknown MESS+ lever, a missing bearer token or
+cost=energy without visible GPUs raise ConfigError naming the key and the fix.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ def settings_from_config(cfg: dict[str, Any]) -> tuple[ModelZoo, MessPlusSetting
     """The zoo, the MESS+ policy and the gateway settings from the composed conf/serve.yaml. Raises ConfigError
     for a router that is not a selected MESS+ preset, a bad alpha or policy setting, missing or extra backend
     URLs, auth=bearer with its token variable empty, and an explore_wait or grader that cannot work."""
-    validate_stage("serve", cfg)
-    zoo = ModelZoo.from_mapping(cfg["model_zoo"])
-    name = cfg["router_name"]
-    routers = cfg["routers"]
-    if name not in MESS_PLUS_ROUTERS or name not in routers:
+    # The preset first: for a router_name that conf/sweep/default.yaml has no (V, c) for, conf/serve.yaml's V and c
+    # compose to null, and the name, not V, is the mistake to report.
+    name, routers = cfg.get("router_name"), cfg.get("routers")
+    if name not in MESS_PLUS_ROUTERS or not isinstance(routers, dict) or name not in routers:
         raise ConfigError(f"serve: router_name={name!r} needs its preset selected (router={name}); the gateway runs "
                           f"one of {list(MESS_PLUS_ROUTERS)}.")
+    validate_stage("serve", cfg)
+    zoo = ModelZoo.from_mapping(cfg["model_zoo"])
     check_alpha(cfg["alpha"])
     try:
         policy = MessPlusSettings.from_params({**routers[name], "V": cfg["V"], "c": cfg["c"]})

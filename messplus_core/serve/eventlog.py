@@ -34,11 +34,11 @@ CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state TEXT NOT NU
 class EventLog:
     """Append-only event log in `<path>` (sqlite3, WAL). Not thread-safe: one writer, called from one event loop.
 
-    synchronous: sqlite's PRAGMA synchronous. NORMAL (default) survives a killed process (the WAL is in the
-    OS page cache once a commit returns); FULL also survives a power cut, at one fsync per event.
+    synchronous: sqlite's PRAGMA synchronous (conf/serve.yaml's `synchronous`). NORMAL survives a killed process
+    (the WAL is in the OS page cache once a commit returns); FULL also survives a power cut, at one fsync per event.
     """
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, synchronous: str) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}.")
         self.path = Path(path)

@@ -31,18 +31,22 @@ from messplus_core.evaluate.experiment import RunSpec, summarize
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How the load generator replays a capture against the gateway: clients, feedback delay (s), limits."""
+    """How the load generator replays a capture against the gateway: clients, feedback delay (s), limits.
+
+    The keys of conf/loadgen.yaml, which holds their defaults (none is written here); `token` comes from the
+    environment variable `token_env` names (None: no bearer token).
+    """
 
     url: str  # the gateway's base URL up to /v1
+    clients: int
+    feedback_delay_s: float
+    max_requests: int | None
+    max_seconds: float
+    seed: int  # stream order, feedback mask and feedback delays
+    endpoint: str  # chat | completions
+    send_labels: bool  # False: per-model labels come from the gateway's grader (grader=reported)
     token: str | None = None
-    clients: int = 1
-    feedback_delay_s: float = 0.0
-    max_requests: int | None = None
-    max_seconds: float = 600.0
-    seed: int = 42  # stream order, feedback mask and feedback delays
-    endpoint: str = "chat"  # chat | completions
-    max_tokens: int = 16
-    send_labels: bool = True  # False: per-model labels come from the gateway's grader (grader=reported)
+    max_tokens: int = 16  # completion tokens asked of the backends (not a config key)
 
 
 @dataclass

@@ -80,7 +80,7 @@ class RouterService:
     """
 
     def __init__(self, settings: MessPlusSettings, categories: tuple[str, ...], alpha: float, seed: int,
-                 log: EventLog, snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0, grader: str = "none") -> None:
+                 log: EventLog, snapshot_every: int, feedback_ttl_s: float, grader: str) -> None:
         if grader not in ("none", "reported"):
             raise ConfigError(f"serve: grader must be none or reported, got {grader!r}.")
         if settings.estimator != "model_mean":
@@ -107,7 +107,7 @@ class RouterService:
 
     @classmethod
     def open(cls, settings: MessPlusSettings, categories: tuple[str, ...], alpha: float, seed: int, log: EventLog,
-             snapshot_every: int = 1000, feedback_ttl_s: float = 86400.0, grader: str = "none") -> "RouterService":
+             snapshot_every: int, feedback_ttl_s: float, grader: str) -> "RouterService":
         """A service over `log`: fresh if the log is empty, else the last snapshot plus every later event.
 
         Raises ConfigError if the log was written for another zoo, alpha, seed or settings.

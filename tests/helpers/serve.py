@@ -24,6 +24,7 @@ from messplus_core.serve import local
 from messplus_core.serve.energy import EnergyMeters
 from messplus_core.serve.eventlog import EventLog
 from messplus_core.serve.live_log import LiveSeries
+from messplus_core.serve.loadgen import LoadSettings
 from messplus_core.serve.local import stop  # noqa: F401 - re-exported for the tests
 from messplus_core.serve.service import RouterService
 from messplus_core.serve.stub import create_stub
@@ -31,6 +32,10 @@ from messplus_core.serve.stub import create_stub
 CATS = CATEGORIES
 #: MESS+ default preset with more exploration than the default c, so explorations and labels are exercised.
 V, C = 100.0, 0.3
+#: conf/serve.yaml and conf/loadgen.yaml as written (only their plain keys are read): the gateway's and the load
+#: generator's defaults, which the library's settings do not repeat.
+SERVE = OmegaConf.load(REPO / "conf" / "serve.yaml")
+LOADGEN = OmegaConf.load(REPO / "conf" / "loadgen.yaml")
 
 
 def preset(name: str = "mess_plus") -> dict[str, Any]:
@@ -39,6 +44,26 @@ def preset(name: str = "mess_plus") -> dict[str, Any]:
 
 def policy_settings(V: float = V, c: float = C, **overrides: Any) -> MessPlusSettings:
     return MessPlusSettings.from_params({**preset(), "V": V, "c": c, **overrides})
+
+
+def event_log(path: Path) -> EventLog:
+    """The event log at `path` with conf/serve.yaml's `synchronous`."""
+    return EventLog(path, SERVE.synchronous)
+
+
+def open_service(settings: MessPlusSettings, alpha: float, seed: int, path: Path, categories: tuple[str, ...] = CATS,
+                 **overrides: Any) -> RouterService:
+    """RouterService.open over the event log at `path`, with conf/serve.yaml's snapshot_every, feedback_ttl_s and
+    grader unless given in `overrides`."""
+    keys = {k: overrides.pop(k, SERVE[k]) for k in ("snapshot_every", "feedback_ttl_s", "grader")}
+    assert not overrides, f"unknown RouterService keys {sorted(overrides)}"
+    return RouterService.open(settings, categories, alpha, seed, event_log(path), **keys)
+
+
+def load_settings(url: str, **overrides: Any) -> LoadSettings:
+    """The load generator's settings against `url`: conf/loadgen.yaml's values, then `overrides`."""
+    keys = ("clients", "feedback_delay_s", "max_requests", "max_seconds", "seed", "endpoint", "send_labels")
+    return LoadSettings(url=url, **({k: LOADGEN[k] for k in keys} | overrides))
 
 
 def synthetic_capture(root: Path, n: int = 150, seed: int = 0) -> tuple[Path, CaptureData]:
@@ -68,8 +93,8 @@ def in_process(data: CaptureData, state: Path, seed: int = 42, alpha: float = 0.
     mounts = {f"http://{cat}": httpx.ASGITransport(app=create_stub(data, cat, "energy")) for cat in CATS}
     backend_client = httpx.AsyncClient(mounts=mounts)
     backends = backends_from_mapping(CATS, {c: f"http://{c}/v1" for c in CATS}, {c: c for c in CATS}, {}, cost)
-    service = RouterService.open(settings or policy_settings(), CATS, alpha, seed, EventLog(state / "events.sqlite"),
-                                 snapshot_every, ttl, grader)
+    service = open_service(settings or policy_settings(), alpha, seed, state / "events.sqlite",
+                           snapshot_every=snapshot_every, feedback_ttl_s=ttl, grader=grader)
     app = create_app(service, GatewaySettings(backends, cost, token, 30.0, explore_wait, energy), backend_client, series)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30)
     return InProcess(service, client, backend_client)

@@ -116,7 +116,7 @@ def test_exploit_largest_share_counts_exploit_decisions_only():
 def test_without_the_papers_figures_the_section_says_they_are_missing():
     import pandas as pd
     from messplus_core.evaluate.report import Column, ReportContext, against_paper
-    lines = against_paper(pd.DataFrame(), [Column("boolq", 0.8)], ReportContext(paper={"source": "MESS+", "note": "why"}))
+    lines = against_paper(pd.DataFrame(), [Column("boolq", 0.8)], ReportContext("energy", "J", paper={"source": "MESS+", "note": "why"}))
     text = "\n".join(lines)
     assert "**The paper's figures are missing**" in text and "why" in text and "| stream |" not in text
 

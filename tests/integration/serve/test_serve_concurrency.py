@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from messplus_core.core.stream import make_stream
-from messplus_core.serve.eventlog import EventLog
-from messplus_core.serve.loadgen import LoadSettings, run_load
+from messplus_core.serve.loadgen import run_load
 from messplus_core.serve.service import RouterService
-from helpers.serve import CATS, in_process, policy_settings, start_gateway, start_stubs, stop, synthetic_capture
+from helpers.serve import (CATS, SERVE, event_log, in_process, load_settings, open_service, policy_settings, start_gateway,
+                           start_stubs, stop, synthetic_capture)
 
 AUTH = {"Authorization": "Bearer secret"}
 
@@ -25,8 +25,8 @@ AUTH = {"Authorization": "Bearer secret"}
 def reexecute(log_path: Path, alpha: float, seed: int) -> tuple[RouterService, list[float]]:
     """Re-apply every event of the log to a fresh router from t=0 (re-deciding each logged decision; a different
     decision raises LogMismatch); returns the router and Q after every event."""
-    log = EventLog(log_path)
-    service = RouterService(policy_settings(), CATS, alpha, seed, log)
+    log = event_log(log_path)
+    service = RouterService(policy_settings(), CATS, alpha, seed, log, SERVE.snapshot_every, SERVE.feedback_ttl_s, SERVE.grader)
     path = []
     for _, kind, rid, payload, _ in log.events():
         service._apply(kind, rid, payload, replaying=True)
@@ -41,8 +41,8 @@ def test_eight_concurrent_clients(tmp_path: Path) -> None:
     async def go():
         gw = in_process(data, tmp_path / "state", seed=43, explore_wait="served", snapshot_every=25)
         try:
-            run = await run_load(gw.client, data, stream, LoadSettings(url=gw.url, token="secret", clients=8,
-                                                                       feedback_delay_s=0.05, seed=43))
+            run = await run_load(gw.client, data, stream, load_settings(gw.url, token="secret", clients=8,
+                                                                        feedback_delay_s=0.05, seed=43))
             await asyncio.sleep(0.05)
             return run, gw.service.state_dict()
         finally:
@@ -61,7 +61,7 @@ def test_eight_concurrent_clients(tmp_path: Path) -> None:
     decided = {rid: p["t"] for _, _, rid, p, _ in service.log.events(kinds=("decision",))}
     assert [decided[r] for r in order] != sorted(decided[r] for r in order)
     # a restart from the snapshots gives the same state as re-executing everything
-    recovered = RouterService.open(policy_settings(), CATS, 0.5, 43, EventLog(tmp_path / "state" / "events.sqlite"), 25)
+    recovered = open_service(policy_settings(), 0.5, 43, tmp_path / "state" / "events.sqlite", snapshot_every=25)
     assert recovered.snapshot_seq > 0 and recovered.state_dict() == live_state
 
 
@@ -138,12 +138,12 @@ def test_sigkill_mid_run_loses_nothing(tmp_path: Path) -> None:
     print(f"SIGKILL x2; calls retried after a kill: {gw.retried}")
     shutil.copy(tmp_path / "state" / "events.sqlite", tmp_path / "copy.sqlite")
     # the uninterrupted run: the same stream in lockstep through an in-process gateway that never died
-    from messplus_core.serve.loadgen import LoadSettings, run_load
+    from messplus_core.serve.loadgen import run_load
 
     async def reference():
         ref = in_process(data, tmp_path / "ref", seed=42, alpha=0.5)
         try:
-            await run_load(ref.client, data, stream, LoadSettings(url=ref.url, token="secret", seed=42))
+            await run_load(ref.client, data, stream, load_settings(ref.url, token="secret", seed=42))
             return ref.service.state_dict(), ref.service.router_state()
         finally:
             await ref.aclose()
@@ -151,7 +151,7 @@ def test_sigkill_mid_run_loses_nothing(tmp_path: Path) -> None:
     ref_state, ref_view = asyncio.run(reference())
     for key in ("t", "Q", "n_feedback", "requests", "explorations", "served", "queried", "cost_total", "running_satisfaction"):
         assert live[key] == pytest.approx(ref_view[key], rel=1e-12), key
-    recovered = RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "state" / "events.sqlite"), 7)
+    recovered = open_service(policy_settings(), 0.5, 42, tmp_path / "state" / "events.sqlite", snapshot_every=7)
     assert recovered.state_dict() == ref_state
     feedback = [rid for _, _, rid, _, _ in recovered.log.events(kinds=("feedback",))]
     assert len(feedback) == len(set(feedback)) == int(stream.feedback.sum())  # none lost, none twice
@@ -191,7 +191,7 @@ def test_a_decision_that_cannot_be_logged_never_happened(tmp_path: Path) -> None
     """The log is the truth: if appending a decision fails (disk full, ...), the router is as before it."""
     import sqlite3
 
-    service = RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))
+    service = open_service(policy_settings(), 0.5, 42, tmp_path / "events.sqlite")
     service.decide("mp-1")
     before = service.state_dict()
     append = service.log.append
@@ -205,15 +205,15 @@ def test_a_decision_that_cannot_be_logged_never_happened(tmp_path: Path) -> None
     assert service.state_dict() == before
     service.log.append = append
     assert service.decide("mp-2").t == 2
-    reopened = RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))
+    reopened = open_service(policy_settings(), 0.5, 42, tmp_path / "events.sqlite")
     assert reopened.state_dict() == service.state_dict()
 
 
 def test_state_written_with_another_config_is_refused(tmp_path: Path) -> None:
     from messplus_core.errors import ConfigError
 
-    RouterService.open(policy_settings(), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite")).decide("mp-1")
+    open_service(policy_settings(), 0.5, 42, tmp_path / "events.sqlite").decide("mp-1")
     with pytest.raises(ConfigError, match=r"other \['alpha'\]"):
-        RouterService.open(policy_settings(), CATS, 0.6, 42, EventLog(tmp_path / "events.sqlite"))
+        open_service(policy_settings(), 0.6, 42, tmp_path / "events.sqlite")
     with pytest.raises(ConfigError, match=r"other \['settings'\]"):
-        RouterService.open(policy_settings(V=50.0), CATS, 0.5, 42, EventLog(tmp_path / "events.sqlite"))
+        open_service(policy_settings(V=50.0), 0.5, 42, tmp_path / "events.sqlite")

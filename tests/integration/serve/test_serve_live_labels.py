@@ -15,13 +15,13 @@ from omegaconf import OmegaConf
 
 from helpers.capture import LIMIT, tiny_zoo
 from helpers.config import REPO
+from helpers.serve import open_service
 
 from messplus_core.routers.mess_plus import MessPlusSettings
 from messplus_core.serve import local
 from messplus_core.serve import multiple_choice as mc
 from messplus_core.serve.app import GatewaySettings, create_app
 from messplus_core.serve.backends import backends_from_mapping
-from messplus_core.serve.eventlog import EventLog
 from messplus_core.serve.service import RouterService
 
 AUTH = {"Authorization": "Bearer secret"}
@@ -43,7 +43,7 @@ def gateway(zoo, urls: dict[str, str], state: Path) -> tuple[httpx.AsyncClient, 
     preset = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "router" / "mess_plus.yaml"))
     settings = MessPlusSettings.from_params({**preset, "V": 100.0, "c": 0.3})
     backends = backends_from_mapping(cats, urls, {m.category: m.model for m in zoo.models}, {}, "time")
-    service = RouterService.open(settings, cats, ALPHA, 42, EventLog(state / "events.sqlite"))
+    service = open_service(settings, ALPHA, 42, state / "events.sqlite", cats)
     app = create_app(service, GatewaySettings(backends, "time", "secret", 60.0, "all"))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60), service
 

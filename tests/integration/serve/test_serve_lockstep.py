@@ -16,9 +16,9 @@ from messplus_core.core.stream import make_stream
 from messplus_core.data.capture_csv import CaptureData, load_capture
 from messplus_core.evaluate.experiment import RunSpec, router_context, summarize
 from messplus_core.routers import build_router
-from messplus_core.serve.loadgen import LoadSettings, results_row, run_load
+from messplus_core.serve.loadgen import results_row, run_load
 from helpers.config import bench, zoo
-from helpers.serve import C, V, in_process, preset, synthetic_capture
+from helpers.serve import C, V, in_process, load_settings, preset, synthetic_capture
 
 
 def offline(data: CaptureData, seed: int, rate: float, alpha: float):
@@ -34,8 +34,8 @@ def live(data: CaptureData, stream, state: Path, seed: int, alpha: float, grader
     async def go():
         gw = in_process(data, state, seed=seed, alpha=alpha, grader=grader)
         try:
-            run = await run_load(gw.client, data, stream, LoadSettings(url=gw.url, token="secret", seed=seed,
-                                                                       send_labels=grader == "none"))
+            run = await run_load(gw.client, data, stream, load_settings(gw.url, token="secret", seed=seed,
+                                                                        send_labels=grader == "none"))
             state_view = (await gw.client.get("/v1/router/state")).json()
             return run, gw.service.state_dict(), state_view
         finally:

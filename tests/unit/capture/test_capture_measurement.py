@@ -9,7 +9,7 @@ from messplus_core.capture.lm_eval_runner import request_text
 
 
 def test_without_an_energy_source_energy_is_missing_not_zero() -> None:
-    meter = EnergyMeter([], EnergySettings())
+    meter = EnergyMeter([], EnergySettings(fallback="none", watts=None))
     if meter.measured:  # a machine with RAPL: then it must be a real, non-negative reading
         reading = meter.end(meter.begin())
         assert reading.energy_j is not None and reading.energy_j >= 0
