@@ -59,18 +59,20 @@ def efficient_frontier(mean_cost: Sequence[float], mean_satisfaction: Sequence[f
     of satisfaction. Dominated models (costlier and no more satisfying than a
     mixture of others) are not on it. Inputs: (M,) each; returns model indices.
     """
-    cost = np.asarray(mean_cost, dtype=np.float64)
-    sat = np.asarray(mean_satisfaction, dtype=np.float64)
-    cheapest = np.flatnonzero(cost == cost.min())
-    vertex = int(cheapest[np.argmax(sat[cheapest])])
+    # plain floats: M is small and this runs once per exploit decision, where numpy's per-call overhead dominates
+    cost = [float(c) for c in mean_cost]
+    sat = [float(x) for x in mean_satisfaction]
+    low = min(cost)
+    vertex = max((m for m in range(len(cost)) if cost[m] == low), key=lambda m: (sat[m], -m))
     frontier = [vertex]
     while True:
-        higher = np.flatnonzero(sat > sat[vertex])
-        if not len(higher):
+        higher = [m for m in range(len(sat)) if sat[m] > sat[vertex]]
+        if not higher:
             return frontier
-        slopes = (cost[higher] - cost[vertex]) / (sat[higher] - sat[vertex])
-        best = higher[slopes == slopes.min()]
-        vertex = int(best[np.argmax(sat[best])])  # on a straight edge, go to its far end
+        slopes = {m: (cost[m] - cost[vertex]) / (sat[m] - sat[vertex]) for m in higher}
+        least = min(slopes.values())
+        # on a straight edge, go to its far end (the first most satisfying model among the least slopes)
+        vertex = max((m for m in higher if slopes[m] == least), key=lambda m: (sat[m], -m))
         frontier.append(vertex)
 
 
@@ -89,8 +91,8 @@ def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float],
       and the caller treats costs as equal (the price carries no information).
     Units: cost unit per unit of satisfaction (e.g. J per satisfied request).
     """
-    cost = np.asarray(mean_cost, dtype=np.float64)
-    sat = np.asarray(mean_satisfaction, dtype=np.float64)
+    cost = [float(c) for c in mean_cost]
+    sat = [float(x) for x in mean_satisfaction]
     frontier = efficient_frontier(cost, sat)
     if len(frontier) < 2:
         return 0.0
