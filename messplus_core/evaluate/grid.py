@@ -157,11 +157,13 @@ class SplitProtocol:
         return cls(enabled, fraction)
 
     def splits(self, router: str) -> list[tuple[str, float | None]]:
-        """(split, train_fraction) pairs a router runs on."""
+        """(split, train_fraction) pairs a router runs on: under the protocol, the test part; the routers that learn
+        online, and the bounds they are measured against, also on the full stream."""
         if not self.enabled:
             return [("full", None)]
         test = ("test", self.train_fraction)
-        return [test, ("full", None)] if registry.get(router).learns_online else [test]
+        spec = registry.get(router)
+        return [test, ("full", None)] if spec.learns_online or spec.bound else [test]
 
     @property
     def main_split(self) -> str:

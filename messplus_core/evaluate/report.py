@@ -132,13 +132,22 @@ def _at_setting(rows: pd.DataFrame, settings: Mapping[str, tuple[float, float]])
 
 def with_entries(rows: pd.DataFrame, main_split: str) -> pd.DataFrame:
     """Rows on `main_split` named by router; under the protocol, the routers that learn online (MESS+) on the full
-    stream as `<router> (full stream)`."""
+    stream as `<router> (full stream)`, and the bounds on the full stream beside them (`<bound> (full stream)`), so
+    that a full-stream entry is measured against the bounds of the same requests (`reference_of`)."""
     main = rows[rows["split"] == main_split]
     keep = [main.assign(entry=main["router"])]
     if main_split != "full":
-        full = rows[(rows["split"] == "full") & rows["router"].map(lambda r: registry.label_is(r, "learns_online"))]
-        keep.append(full.assign(entry=full["router"] + FULL_SUFFIX))
+        on_full = rows["router"].map(lambda r: registry.label_is(r, "learns_online") or registry.label_is(r, "bound"))
+        full = rows[(rows["split"] == "full") & on_full]
+        if full["router"].map(lambda r: registry.label_is(r, "learns_online")).any():
+            keep.append(full.assign(entry=full["router"] + FULL_SUFFIX))
     return pd.concat(keep)
+
+
+def reference_of(entry: str, reference: str) -> str:
+    """The entry a ratio table divides `entry`'s cost by: `reference` on the same split as `entry` (a full-stream
+    entry against the reference's full-stream entry: the test part's static optimum is not the full stream's)."""
+    return reference + FULL_SUFFIX if entry.endswith(FULL_SUFFIX) else reference
 
 
 def section_rows(frame: pd.DataFrame, scenario: str, columns: Sequence[Column], ctx: ReportContext) -> pd.DataFrame:
@@ -319,7 +328,7 @@ def ratio_table(rows: pd.DataFrame, columns: Sequence[Column], reference: str,
         cells, ratios, overheads = [], [], []
         flagged = False
         for col in columns:
-            o, ref = result.get((entry, col.name)), result.get((reference, col.name))
+            o, ref = result.get((entry, col.name)), result.get((reference_of(entry, reference), col.name))
             if o is None or ref is None or not ref.cost > 0 or math.isnan(o.cost):
                 cells.append("–")
                 continue

@@ -135,3 +135,21 @@ def test_subtitles_break_between_settings():
     assert wrap_settings(text, 200) == [text]
     assert wrap_settings(text, 45) == ["mean over seeds; mess_plus V=100, c=0.005;", "mess_plus_paper V=0.0001, c=0.1"]
     assert all(len(line) <= 10 for line in wrap_settings("a very long setting without breaks", 10))
+
+
+def test_full_stream_entries_are_measured_against_the_full_streams_bounds(base, tmp_path):
+    """Under the train/test protocol a `(full stream)` entry is divided by the static optimum and the oracle of the
+    full stream (which also run there), not by the test part's: the newcomer check found the full non-stationary
+    stream shown at 4.58x when it cost 1.84x its own static optimum."""
+    import pandas as pd
+    out = tmp_path / "out"
+    result = run_evaluation(config(*base, "benchmark=boolq", "seed=42", "split.enabled=true"), out)
+    frame = pd.read_csv(out / "results.csv")
+    cost = lambda router, split: frame[(frame.router == router) & (frame.split == split)]["energy_j_per_request"].mean()
+    assert {"static_optimum", "oracle", "mess_plus"} <= set(frame[frame.split == "full"].router)
+    lines = result["summary"].read_text().splitlines()
+    for bound in ("static_optimum", "oracle"):
+        start = lines.index(f"### How far from the limit: cost as a multiple of the {bound.replace('_', ' ')}")
+        row = next(line for line in lines[start:] if line.startswith("| mess_plus (full stream) |"))
+        assert row.split("|")[2].strip().startswith(f"{cost('mess_plus', 'full') / cost(bound, 'full'):.2f}×")
+        assert f"| *{bound} (full stream)* (bound) |" in "\n".join(lines[start:start + 20])
