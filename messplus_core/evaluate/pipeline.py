@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import math
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -312,11 +313,11 @@ def feasibility_notes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> li
 def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Run (or, with report_only, only report) the evaluate stage into `out_dir`."""
     p = plan(cfg)
-    table_setting(p, cfg["summary"])  # a summary setting the sweep does not run fails before any compute
+    _, setting_notes = table_setting(p, cfg["summary"], cfg["default_sweep"])  # fails before any compute
     datasets = load_all(p)
     p = bind_data(p, datasets)
     p, notes = protocol_sizes(p, datasets)
-    notes += feasibility_notes(p, datasets) + cost_notes(p, datasets)
+    notes += setting_notes + feasibility_notes(p, datasets) + cost_notes(p, datasets)
     if any(d.report.missing_energy for d in datasets.values()):
         notes.append("energy was not measured for some requests (NaN); energy figures are n/a there"
                      + ("; routing optimised time (cost=time)." if p.cost == "time" else "."))
@@ -339,19 +340,34 @@ def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return write_report(p, datasets, store, out_dir, cfg, notes, wandb) | {"timings": timings}
 
 
-def table_setting(p: EvaluationPlan, table: dict[str, Any]) -> TableSetting:
-    """The (V, c) of each selected router that sweeps them (the MESS+ presets) shown in summary.md and the plots:
-    the sweep's own where it has one of each, else `summary.<preset>.V/c`."""
+def table_setting(p: EvaluationPlan, table: dict[str, Any], default_sweep: dict[str, Any]) -> tuple[TableSetting, list[str]]:
+    """The (V, c) of each selected router that sweeps them (the MESS+ presets) shown in summary.md and the plots,
+    and notes for summary.md: the sweep's own value where it ran one, else `summary.<preset>.V/c`. Where that is
+    still the preset's default point (conf/sweep/default.yaml) and the sweep did not run it, the swept value
+    nearest to it (in log scale) is shown and a note says so; a `summary.<preset>` value set by hand that the
+    sweep did not run raises one ConfigError naming every such setting and the values that ran."""
     out: TableSetting = {}
+    notes: list[str] = []
+    wrong: list[str] = []
     for name in (n for n in registry.names() if n in p.routers and registry.get(n).sweeps):
-        Vs, cs, chosen = p.axes.V[name], p.axes.c[name], table.get(name) or {}
-        V = Vs[0] if len(Vs) == 1 else float(chosen.get("V", Vs[0]))
-        c = cs[0] if len(cs) == 1 else float(chosen.get("c", cs[0]))
-        if V not in Vs or c not in cs:
-            raise ConfigError(f"summary.{name}.V={V:g}, summary.{name}.c={c:g} is not in the sweep (V {Vs}, c {cs}); "
-                              "pick values it ran.")
-        out[name] = (V, c)
-    return out
+        chosen = table.get(name) or {}
+        picked = []
+        for axis, ran in (("V", p.axes.V[name]), ("c", p.axes.c[name])):
+            value = ran[0] if len(ran) == 1 else float(chosen.get(axis, ran[0]))
+            if value not in ran:
+                default = default_sweep.get(axis, {}).get(name)
+                if default and value == float(default[0]):
+                    nearest = min(ran, key=lambda r: abs(math.log(r / value)) if r > 0 < value else abs(r - value))
+                    notes.append(f"{name}: the tables show {axis}={nearest:g}, the swept value nearest its default "
+                                 f"{axis}={value:g}, which this sweep did not run (another: summary.{name}.{axis}=...).")
+                    value = nearest
+                else:
+                    wrong.append(f"summary.{name}.{axis}={value:g} (the sweep ran {axis} {list(ran)})")
+            picked.append(value)
+        out[name] = (picked[0], picked[1])
+    if wrong:
+        raise ConfigError(f"{'; '.join(wrong)}: the tables can show only values the sweep ran; set each to one of them.")
+    return out, notes
 
 
 def csv_unit_names(cost: str, unit: str) -> dict[str, str]:
@@ -385,7 +401,7 @@ def report_context(p: EvaluationPlan, cfg: dict[str, Any]) -> ReportContext:
     unit = cfg["cost_unit"] or DEFAULT_UNITS[p.cost]
     return ReportContext(cost=p.cost, cost_unit=str(unit), zoo=p.zoo.name, models=[(m.category, m.model) for m in p.zoo.models],
                          data_dir=str(p.data_dir.resolve()), version=code_version(), main_split=p.split.main_split,
-                         mess_settings=table_setting(p, cfg["summary"]),
+                         mess_settings=table_setting(p, cfg["summary"], cfg["default_sweep"])[0],
                          paper=paper_figures(cfg.get("paper"), p.data_dir))
 
 

@@ -89,12 +89,12 @@ def test_summary_shows_the_default_sweeps_point_of_any_sweep(sweep):
     cfg = compose("evaluate", f"sweep={sweep}", "logger=none")
     assert cfg["summary"] == {p: dict(zip(("V", "c"), default_point(p))) for p in MESS_PLUS_ROUTERS}
     p = plan(cfg, check_data=False)
-    assert table_setting(p, cfg["summary"]) == {name: default_point(name) for name in MESS_PLUS_ROUTERS if name in p.routers}
+    assert table_setting(p, cfg["summary"], cfg["default_sweep"])[0] == {name: default_point(name) for name in MESS_PLUS_ROUTERS if name in p.routers}
 
 
 def test_summary_override_still_picks_another_point():
     cfg = compose("evaluate", "sweep=paper", "summary.mess_plus.V=400", "summary.mess_plus.c=0.05", "logger=none")
-    assert table_setting(plan(cfg, check_data=False), cfg["summary"])["mess_plus"] == (400.0, 0.05)
+    assert table_setting(plan(cfg, check_data=False), cfg["summary"], cfg["default_sweep"])[0]["mess_plus"] == (400.0, 0.05)
 
 
 def yaml_keys(path: Path, block: str | None = None) -> set[str]:

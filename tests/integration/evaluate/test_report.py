@@ -153,3 +153,14 @@ def test_full_stream_entries_are_measured_against_the_full_streams_bounds(base, 
         row = next(line for line in lines[start:] if line.startswith("| mess_plus (full stream) |"))
         assert row.split("|")[2].strip().startswith(f"{cost('mess_plus', 'full') / cost(bound, 'full'):.2f}×")
         assert f"| *{bound} (full stream)* (bound) |" in "\n".join(lines[start:start + 20])
+
+
+def test_a_swept_axis_without_the_default_point_shows_the_nearest_swept_value_and_says_so(base, tmp_path):
+    """README's `c=[0.01,0.1]` example: the summary's default c=0.005 did not run, so the tables show the nearest
+    swept c and a note says which; a summary value set by hand that did not run is refused before any compute."""
+    from messplus_core.errors import ConfigError
+    summary = run_evaluation(config(*base, "benchmark=boolq", "seed=42", "c=[0.01,0.1]"), tmp_path / "a")["summary"].read_text()
+    assert "mess_plus: V=100, c=0.01" in summary
+    assert "mess_plus: the tables show c=0.01, the swept value nearest its default c=0.005" in summary
+    with pytest.raises(ConfigError, match=r"summary\.mess_plus\.c=0\.5 \(the sweep ran c \[0\.01, 0\.1\]\)"):
+        run_evaluation(config(*base, "benchmark=boolq", "seed=42", "c=[0.01,0.1]", "summary.mess_plus.c=0.5"), tmp_path / "b")
