@@ -319,7 +319,9 @@ def run_evaluation(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     p, notes = protocol_sizes(p, datasets)
     notes += setting_notes + feasibility_notes(p, datasets) + cost_notes(p, datasets)
     if any(d.report.missing_energy for d in datasets.values()):
-        notes.append("energy was not measured for some requests (NaN); energy figures are n/a there"
+        nowhere = all(np.isnan(d.energy).all() for d in datasets.values())
+        notes.append(("energy was not measured for any request (NaN): energy figures are n/a" if nowhere else
+                      "energy was not measured for some requests (NaN); energy figures are n/a there")
                      + ("; routing optimised time (cost=time)." if p.cost == "time" else "."))
     store = RunStore(out_dir)
     notes += run_bookkeeping(p, store)
