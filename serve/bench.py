@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(OmegaConf.load(REPO / "conf/model_zoo/llama3.yaml"), resolve=True))
     spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(OmegaConf.load(REPO / f"conf/benchmark/{args.benchmark}.yaml")))
-    data = load_capture(args.data_dir, spec, zoo, "time")
+    data = load_capture(args.data_dir, spec, zoo, "time", drop_incomplete=False)
     bodies = [{"model": "messplus", "max_tokens": 16, "messages": [{"role": "user", "content": data.texts[i]}],
                "metadata": {"doc_id": str(data.doc_ids[i])}} for i in range(min(args.requests, data.n))]
     urls, stub = start_stubs(Path(args.data_dir), args.benchmark, delay_s=args.stub_delay_s)

@@ -38,7 +38,7 @@ async def drive(cfg: dict, out_dir: Path) -> dict:
         raise ConfigError(f"cost must be energy or time, got {cfg['cost']!r}.")
     if not 0.0 < float(cfg["feedback_rate"]) <= 1.0 or int(cfg["clients"]) < 1:
         raise ConfigError(f"feedback_rate must lie in (0, 1] and clients >= 1, got {cfg['feedback_rate']} and {cfg['clients']}.")
-    data = load_capture(cfg["data_dir"], specs[0], zoo, cfg["cost"])
+    data = load_capture(cfg["data_dir"], specs[0], zoo, cfg["cost"], drop_incomplete=False)  # every request, as it was captured
     stream = make_stream(data, int(cfg["seed"]), cfg["cost"], float(cfg["feedback_rate"]))
     settings = LoadSettings(url=cfg["url"].rstrip("/"), token=os.environ.get(cfg["token_env"]) or None, clients=int(cfg["clients"]),
                             feedback_delay_s=float(cfg["feedback_delay_s"]), max_requests=cfg["max_requests"],

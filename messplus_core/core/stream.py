@@ -52,9 +52,15 @@ class Stream:
         return len(self.categories)
 
 
-def make_stream(data: CaptureData, seed: int, cost: CostKind = "energy", feedback_rate: float = 1.0,
+def make_stream(data: CaptureData, seed: int, cost: CostKind, feedback_rate: float,
                 features: np.ndarray | None = None, shuffle: bool = True) -> Stream:
-    """Shuffle the benchmark with `seed` (numpy PCG64) and draw which requests give feedback."""
+    """Shuffle the benchmark with `seed` (numpy PCG64) and draw which requests give feedback.
+
+    cost: the cost routers optimise, `energy` (J) or `time` (s): `Stream.cost` (N, M). feedback_rate: the share
+    of requests in [0, 1] that report satisfaction (`Stream.feedback` (N,) bool). Both come from the stage's
+    config (conf/evaluate.yaml `cost`, `feedback_rate`): no default here. features: (N, d) embeddings in capture
+    order, or None. shuffle: False keeps capture order (the non-stationary scenario).
+    """
     order = generator(seed).permutation(data.n) if shuffle else np.arange(data.n)
     feedback = feedback_mask(data.n, seed, feedback_rate)
     return Stream(

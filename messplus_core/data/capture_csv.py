@@ -353,8 +353,8 @@ def _refuse_incomplete(frame: pd.DataFrame, files: list[Path], spec: BenchmarkSp
     )
 
 
-def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost: CostKind = "energy",
-                 drop_incomplete: bool = False) -> CaptureData:
+def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost: CostKind,
+                 drop_incomplete: bool) -> CaptureData:
     """Read, validate and de-duplicate one benchmark's capture (see the module docstring for the rules).
 
     Reads `<data_dir>/<spec.name>.csv`, or the CSV shards in `<data_dir>/<spec.name>/`, with one label, energy

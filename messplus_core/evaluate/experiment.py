@@ -41,7 +41,7 @@ class RunSpec:
     router: str  # registry name
     alpha: float
     seed: int
-    feedback_rate: float = 1.0
+    feedback_rate: float  # share of requests that report satisfaction (conf/evaluate.yaml feedback_rate)
     V: float | None = None  # routers that sweep V and c only (the MESS+ presets)
     c: float | None = None  # routers that sweep V and c only
     model: str | None = None  # a per-model router only (registry `per_model`): the zoo category

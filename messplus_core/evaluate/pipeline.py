@@ -77,6 +77,7 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
     if not routers:
         raise ConfigError("no router selected: pass router=<name>, router=[a,b] or router=all.")
     predictor = cfg["predictor"]
+    check_router_params(routers, zoo)  # first: a preset's missing lever is named before its flags read the levers
     for name in routers:
         spec = registry.get(name)  # ConfigError naming the available routers for an unknown one
         if not spec.predictor:
@@ -93,7 +94,6 @@ def _plan(cfg: dict[str, Any], check_data: bool) -> EvaluationPlan:
             raise ConfigError(f"unknown predictor '{routers[name]['predictor'].get('name')}'; available: {sorted(PREDICTORS)} "
                               "(predictor=<config> or predictor.name=...).")
     axes = SweepAxes.from_config(cfg["sweep"], cfg["alpha"], cfg["V"], cfg["c"], cfg["seed"], cfg["feedback_rate"])
-    check_router_params(routers, zoo)
     drop_incomplete = cfg["drop_incomplete"]
     data_dir = Path(cfg["data_dir"]).expanduser()
     if check_data:

@@ -613,7 +613,7 @@ def check_mess_plus(params: Mapping[str, Any], categories: tuple[str, ...]) -> N
 
 
 def _reads_features(params: Mapping[str, Any]) -> bool:
-    return params.get("estimator", "head") in ("head", "blend")
+    return params["estimator"] in ("head", "blend")
 
 
 def _knows_costs(params: Mapping[str, Any]) -> bool:

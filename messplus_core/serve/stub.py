@@ -107,7 +107,7 @@ def main() -> None:
     zoo = ModelZoo.from_mapping(OmegaConf.to_container(OmegaConf.load(conf / "model_zoo" / f"{args.zoo}.yaml"), resolve=True))
     spec = BenchmarkSpec.from_mapping(args.benchmark, OmegaConf.to_container(OmegaConf.load(conf / "benchmark" / f"{args.benchmark}.yaml")))
     try:
-        data = load_capture(args.data_dir, spec, zoo, args.cost)
+        data = load_capture(args.data_dir, spec, zoo, args.cost, drop_incomplete=False)  # a stub answers every captured request
     except CaptureError as err:
         raise SystemExit(f"stub: {err}") from err
     app = create_stubs(data, args.cost, args.delay_s) if args.category == "all" else create_stub(data, args.category, args.cost, args.delay_s)

@@ -68,7 +68,7 @@ def load_settings(url: str, **overrides: Any) -> LoadSettings:
 
 def synthetic_capture(root: Path, n: int = 150, seed: int = 0) -> tuple[Path, CaptureData]:
     data_dir = write_capture(root, {"arc_challenge": synthetic_frame(n, seed)})
-    return data_dir, load_capture(data_dir, bench("arc_challenge"), zoo(), "energy")
+    return data_dir, load_capture(data_dir, bench("arc_challenge"), zoo(), "energy", drop_incomplete=False)
 
 
 @dataclass

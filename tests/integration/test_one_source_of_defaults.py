@@ -6,6 +6,8 @@ value two configs need is written once and composed into the other.
 - The settings the stages build from their config (capture's EnergySettings, the gateway's settings, event log
   and service, the load generator's settings, the evaluate plan, grid runner and report context) take no
   default for a key their stage's YAML sets.
+- Nor do the library calls the evaluate stage makes with its config's values: `load_capture` (cost,
+  drop_incomplete), `make_stream` (cost, feedback_rate) and a grid run's `RunSpec` (feedback_rate).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from omegaconf import OmegaConf
 from helpers.config import REPO, compose
 
 from messplus_core.capture.energy import EnergySettings
+from messplus_core.core.stream import make_stream
+from messplus_core.data.capture_csv import load_capture
 from messplus_core.errors import ConfigError
+from messplus_core.evaluate.experiment import RunSpec
 from messplus_core.evaluate.pipeline import EvaluationPlan, plan, table_setting
 from messplus_core.evaluate.report import ReportContext
 from messplus_core.evaluate.runner import run_grid
@@ -112,6 +117,11 @@ def yaml_keys(path: Path, block: str | None = None) -> set[str]:
     (EvaluationPlan, "evaluate.yaml", None, ()),
     (run_grid, "evaluate.yaml", None, ()),
     (ReportContext, "evaluate.yaml", None, ("data_dir",)),  # the header's resolved folder, "" when a test builds none
+    (load_capture, "evaluate.yaml", None, ()),
+    (make_stream, "evaluate.yaml", None, ()),
+    # a run's V and c are None for a router that sweeps neither, its split the part it replays ("full" or "test"):
+    # not the config's single-value V/c overrides or its `split:` protocol block
+    (RunSpec, "evaluate.yaml", None, ("V", "c", "split")),
 ], ids=lambda x: getattr(x, "__qualname__", None) if callable(x) else None)
 def test_settings_built_from_a_stage_config_repeat_none_of_its_defaults(target: Callable, config: str, block: str | None,
                                                                         other_meaning: tuple[str, ...]):

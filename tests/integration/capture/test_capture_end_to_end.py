@@ -73,7 +73,7 @@ def test_times_positive_energy_missing_and_the_manifest_says_why(frame: pd.DataF
 
 
 def test_the_evaluate_stage_loader_accepts_the_capture(reference_capture: Path, frame: pd.DataFrame) -> None:
-    data = load_capture(reference_capture, DEMO, tiny_zoo(), cost="time")
+    data = load_capture(reference_capture, DEMO, tiny_zoo(), cost="time", drop_incomplete=False)
     assert data.n == LIMIT and data.categories == CATS
     assert data.labels.tolist() == frame[[f"label_{c}" for c in CATS]].astype(int).values.tolist()
     assert all(math.isfinite(t) and t > 0 for t in data.time.ravel())

@@ -56,7 +56,7 @@ def test_manifest_and_loader(gen_reference_capture: Path, frame: pd.DataFrame) -
     entry = json.loads((gen_reference_capture / "manifest.json").read_text())["benchmarks"]["gen_demo"]
     assert entry["satisfaction"] == {"metric": "bleu1", "kind": "graded", "threshold": None}
     assert all(m["generation"] == {"do_sample": False, "temperature": 0.0} for m in entry["models"])
-    data = load_capture(gen_reference_capture, GEN, tiny_zoo(), cost="time")
+    data = load_capture(gen_reference_capture, GEN, tiny_zoo(), cost="time", drop_incomplete=False)
     assert data.labels.dtype.kind == "f" and data.tokens is not None
     assert data.tokens[:, 2, 1].tolist() == frame["generated_tokens_large"].tolist()
 

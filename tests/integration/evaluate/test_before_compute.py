@@ -38,6 +38,8 @@ def test_list_values_of_single_value_knobs_are_sweep_values(base):
     ("feedback_rate=[0.2,0.5]", "feedback_rate takes one value"),
     ("routers.mess_plus.energy_estimate=median", r"routers.mess_plus: mess_plus.energy_estimate must be one of"),
     ("+routers.mess_plus.optimsm=3", r"routers.mess_plus: mess_plus: unknown setting\(s\) \[.optimsm.\]"),
+    # the preset's `features` flag reads `estimator`: the missing lever is named first, not a KeyError
+    ("~routers.mess_plus.estimator", r"routers.mess_plus: mess_plus: lever\(s\) \[.estimator.\] not set"),
     ("routers.mess_plus.energy_prior=[1,2]", "energy_prior needs one value per model"),
     ("split.train_fraction=abc", "invalid config value: could not convert string to float: 'abc'"),
     ("benchmarks.boolq.alpha=high", "invalid config value"),

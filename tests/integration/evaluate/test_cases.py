@@ -34,7 +34,7 @@ def run(tmp_path, name, *overrides, zoo="llama3", benchmark="boolq"):
 def loaded(name, benchmark="boolq", cost="energy"):
     cfg = config("model_zoo=llama3", f"benchmark={benchmark}")
     spec = BenchmarkSpec.from_mapping(benchmark, cfg["benchmarks"][benchmark])
-    return load_capture(case(name), spec, ModelZoo.from_mapping(cfg["model_zoo"]), cost)
+    return load_capture(case(name), spec, ModelZoo.from_mapping(cfg["model_zoo"]), cost, drop_incomplete=False)
 
 
 def test_empty_shard(tmp_path):
@@ -109,4 +109,4 @@ def test_stale_rerun(tmp_path):
 def loaded_n(data):
     cfg = config("model_zoo=llama3", "benchmark=boolq")
     return load_capture(data, BenchmarkSpec.from_mapping("boolq", cfg["benchmarks"]["boolq"]),
-                        ModelZoo.from_mapping(cfg["model_zoo"])).n
+                        ModelZoo.from_mapping(cfg["model_zoo"]), "energy", drop_incomplete=False).n

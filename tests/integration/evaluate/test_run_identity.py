@@ -58,9 +58,9 @@ def test_results_csv_holds_only_the_current_grid(tmp_path):
 
 
 def test_run_id_covers_the_code_version_the_data_and_the_embedding_recipe(tmp_path, monkeypatch):
-    spec = experiment.RunSpec("boolq", "oracle", 0.8, 42, data_digest="a" * 64)
+    spec = experiment.RunSpec("boolq", "oracle", 0.8, 42, feedback_rate=1.0, data_digest="a" * 64)
     before = spec.run_id
-    assert experiment.RunSpec("boolq", "oracle", 0.8, 42, data_digest="b" * 64).run_id != before
+    assert experiment.RunSpec("boolq", "oracle", 0.8, 42, feedback_rate=1.0, data_digest="b" * 64).run_id != before
     monkeypatch.setattr(experiment, "RESULT_VERSION", experiment.RESULT_VERSION + 1)
     assert spec.run_id != before
     monkeypatch.undo()
@@ -85,11 +85,11 @@ def test_every_key_a_router_reports_is_kept(key):
 
     trace = Trace(served=np.zeros(3, dtype=np.int8), explored=np.zeros(3, dtype=bool), satisfied=np.ones(3, dtype=np.int8),
                   cost=np.ones(3), energy=np.ones(3), time=np.ones(3), router_report={key: 0.5})
-    row = experiment.summarize(experiment.RunSpec("b", "knn", 0.5, 1), trace, ("s",), "energy")
+    row = experiment.summarize(experiment.RunSpec("b", "knn", 0.5, 1, feedback_rate=1.0), trace, ("s",), "energy")
     assert row[key] == 0.5
     clash = Trace(**{**trace.__dict__, "router_report": {"satisfaction": 0.1}})
     with pytest.raises(ValueError, match=r"reports \['satisfaction'\], which are results columns already"):
-        experiment.summarize(experiment.RunSpec("b", "knn", 0.5, 1), clash, ("s",), "energy")
+        experiment.summarize(experiment.RunSpec("b", "knn", 0.5, 1, feedback_rate=1.0), clash, ("s",), "energy")
 
 
 def test_a_concatenated_scenario_stream_carries_the_digest_of_its_parts(tmp_path):
@@ -102,7 +102,8 @@ def test_a_concatenated_scenario_stream_carries_the_digest_of_its_parts(tmp_path
 
     zoo = ModelZoo.from_mapping(config("model_zoo=llama3")["model_zoo"])
     arc = load_capture(write_capture(tmp_path / "a", {"arc_challenge": frame(20)}),
-                       BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.5}), zoo)
+                       BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.5}), zoo, "energy",
+                       drop_incomplete=False)
     joined = concatenate("stream", [arc, arc])
     assert len(joined.digest) == 64
     assert concatenate("stream", [arc, replace(arc, digest="0" * 64)]).digest != joined.digest

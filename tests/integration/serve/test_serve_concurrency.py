@@ -181,7 +181,7 @@ def test_loadgen_cli_writes_the_evaluate_row(tmp_path: Path) -> None:
         stop([proc, stub])
     assert out.returncode == 0, out.stdout + out.stderr
     row = pd.read_csv(tmp_path / "lg" / "results.csv").iloc[0]
-    spec = RunSpec("arc_challenge", "mess_plus", 0.5, 44)
+    spec = RunSpec("arc_challenge", "mess_plus", 0.5, 44, feedback_rate=0.5)
     empty = Trace(*(np.zeros(1, dtype=np.int8),) * 3, *(np.zeros(1),) * 3)
     assert set(summarize(spec, empty, CATS, "energy")) <= set(row.index)  # every evaluate column
     assert row["n_requests"] == 60 and row["scenario"] == "live" and row["live_errors"] == 0 and row["feedback_rate"] == 0.5

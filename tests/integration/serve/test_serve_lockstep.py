@@ -85,5 +85,5 @@ def test_lockstep_with_the_gateways_grader(tmp_path: Path) -> None:
 def test_lockstep_equals_replay_real_capture(tmp_path: Path, rate: float) -> None:
     if not REAL_CAPTURE.is_dir():
         pytest.skip(f"the authors' published capture is not at {REAL_CAPTURE} (set MESSPLUS_REAL_CAPTURE)")
-    data = load_capture(REAL_CAPTURE, bench("arc_challenge"), zoo(), "energy")
+    data = load_capture(REAL_CAPTURE, bench("arc_challenge"), zoo(), "energy", drop_incomplete=False)
     assert_lockstep(data, tmp_path, 42, rate, alpha=0.5)

@@ -22,7 +22,13 @@ ZOO = ModelZoo.from_mapping({"name": "z", "models": [
 @pytest.fixture
 def data(tmp_path):
     root = write_capture(tmp_path, {"arc_challenge": synthetic_frame(80)})
-    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO)
+    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO, "energy",
+                        drop_incomplete=False)
+
+
+def energy_stream(data, seed, feedback_rate=1.0, features=None):
+    """The shuffled stream with energy as the optimised cost; every request reports feedback unless `feedback_rate` < 1."""
+    return make_stream(data, seed, "energy", feedback_rate, features)
 
 
 class Scripted(Router):
@@ -39,7 +45,7 @@ class Scripted(Router):
 
 
 def test_engine_charges_every_queried_model_on_exploration(data):
-    stream = make_stream(data, seed=1)
+    stream = energy_stream(data, seed=1)
     router = Scripted()
     trace = replay(router, stream)
     explore = np.arange(stream.n) % 2 == 0
@@ -63,12 +69,12 @@ def test_engine_rejects_an_invalid_choice(data):
             return 7
 
     with pytest.raises(ValueError, match="chose model 7 at step 0"):
-        replay(Bad(), make_stream(data, seed=1))
+        replay(Bad(), energy_stream(data, seed=1))
 
 
-def mess_plus(data, stream, alpha=0.6, **kw):
-    """The paper's MESS+ (estimator=head, raw costs, Q_0 = 0) over the stream."""
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed), "energy", stream.features,
+def mess_plus(data, stream, alpha=0.6, feedback_rate=1.0, **kw):
+    """The paper's MESS+ (estimator=head, raw costs, Q_0 = 0) over the stream (drawn with `feedback_rate`)."""
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus_paper", alpha, stream.seed, feedback_rate), "energy", stream.features,
                          stream.labels, stream.cost, None, kw)
     predictor = make_predictor("mlp_head", stream.features.shape[1], 3, stream.seed, predictor_head())
     settings = MessPlusSettings.from_params({**preset_levers("mess_plus_paper"), **kw})
@@ -80,7 +86,7 @@ def features(data):
 
 
 def test_mess_plus_with_p_one_always_explores_and_serves_the_largest(data):
-    stream = make_stream(data, seed=3, features=features(data))
+    stream = energy_stream(data, seed=3, features=features(data))
     trace = replay(mess_plus(data, stream, V=1e-3, c=5.0), stream)
     assert trace.explored.all()
     assert (trace.served == 2).all()
@@ -88,8 +94,8 @@ def test_mess_plus_with_p_one_always_explores_and_serves_the_largest(data):
 
 
 def test_decision_queue_only_moves_on_feedback(data):
-    stream = make_stream(data, seed=3, feedback_rate=0.3, features=features(data))
-    router = mess_plus(data, stream, V=1e-3, c=0.2)
+    stream = energy_stream(data, seed=3, feedback_rate=0.3, features=features(data))
+    router = mess_plus(data, stream, feedback_rate=0.3, V=1e-3, c=0.2)
     trace = replay(router, stream)
     q = trace.router_state["Q"]
     moved = np.flatnonzero(np.diff(np.concatenate([[0.0], q])) != 0)
@@ -100,8 +106,8 @@ def test_decision_queue_only_moves_on_feedback(data):
 
 
 def test_no_feedback_means_no_queue_and_no_training(data):
-    stream = make_stream(data, seed=3, feedback_rate=1e-9, features=features(data))
-    router = mess_plus(data, stream, V=1e-3, c=0.5)
+    stream = energy_stream(data, seed=3, feedback_rate=1e-9, features=features(data))
+    router = mess_plus(data, stream, feedback_rate=1e-9, V=1e-3, c=0.5)
     trace = replay(router, stream)
     assert not stream.feedback.any()
     assert (trace.router_state["Q"] == 0).all()
@@ -112,7 +118,7 @@ def test_no_feedback_means_no_queue_and_no_training(data):
 
 @pytest.mark.parametrize("mode", ["running_mean", "last", "known"])
 def test_energy_estimates(data, mode):
-    stream = make_stream(data, seed=5, features=features(data))
+    stream = energy_stream(data, seed=5, features=features(data))
     router = mess_plus(data, stream, V=1e-3, c=0.3, energy_estimate=mode)
     trace = replay(router, stream)
     if mode == "running_mean":
@@ -127,6 +133,6 @@ def test_energy_estimates(data, mode):
 
 
 def test_unobserved_models_start_at_the_prior(data):
-    stream = make_stream(data, seed=5, features=features(data))
+    stream = energy_stream(data, seed=5, features=features(data))
     router = mess_plus(data, stream, V=1.0, c=1e-6, energy_prior=[5.0, 1.0, 9.0])
     assert router.choose(0) == 1  # Q = 0: the cheapest estimate wins

@@ -13,8 +13,9 @@ ZOO = ModelZoo.from_mapping({"name": "llama3", "models": [
 ARC = BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.5})
 
 
-def load(root, **kw):
-    return load_capture(root, ARC, ZOO, **kw)
+def load(root, spec=ARC, cost="energy", drop_incomplete=False):
+    """The capture at `root` as the evaluate stage loads it; cost and drop_incomplete as its config would pass them."""
+    return load_capture(root, spec, ZOO, cost, drop_incomplete)
 
 
 def test_single_csv_and_shards_give_the_same_data(tmp_path):
@@ -133,7 +134,7 @@ def graded_frame(n: int = 12) -> pd.DataFrame:
 
 def test_graded_benchmark_reads_scores_in_0_1(tmp_path):
     frame = graded_frame()
-    data = load_capture(write_capture(tmp_path, {"gen_demo": frame}), GEN, ZOO)
+    data = load(write_capture(tmp_path, {"gen_demo": frame}), GEN)
     assert data.labels.dtype == np.float64
     np.testing.assert_allclose(data.labels[:, 0], frame["label_small"])
     np.testing.assert_array_equal(data.tokens[:, 2, 1], frame["generated_tokens_large"])
@@ -147,7 +148,7 @@ def test_graded_benchmark_refuses_scores_outside_0_1_naming_file_and_row(tmp_pat
     root = write_capture(tmp_path, {"gen_demo": frame})
     with pytest.raises(CaptureError, match=r"gen_demo.csv: column 'label_medium' is not a score in \[0, 1\] in 1 row\(s\): "
                                            r"gen_demo.csv line 6 \(doc_id 4\)"):
-        load_capture(root, GEN, ZOO)
+        load(root, GEN)
 
 
 def test_binary_benchmark_still_refuses_graded_scores(tmp_path):
@@ -166,6 +167,6 @@ def test_binary_labels_stay_int8_and_captures_without_token_counts_have_none(tmp
 def test_threshold_turns_graded_scores_into_binary_labels(tmp_path):
     spec = BenchmarkSpec.from_mapping("gen_demo", {"satisfaction": {"metric": "bleu1", "kind": "binary", "threshold": 0.5}, "alpha": 0.5})
     frame = graded_frame()
-    data = load_capture(write_capture(tmp_path, {"gen_demo": frame}), spec, ZOO)
+    data = load(write_capture(tmp_path, {"gen_demo": frame}), spec)
     assert data.labels.dtype == np.int8
     np.testing.assert_array_equal(data.labels[:, 1], (frame["label_medium"] >= 0.5).astype(int))

@@ -21,8 +21,9 @@ BOOLQ = BenchmarkSpec.from_mapping("boolq", {"metric": "acc", "alpha": 0.8})
 CATS = ("small", "medium", "large")
 
 
-def load(root, **kw):
-    return load_capture(root, ARC, ZOO, **kw)
+def load(root, spec=ARC, cost="energy", drop_incomplete=False):
+    """The capture at `root` as the evaluate stage loads it; cost and drop_incomplete as its config would pass them."""
+    return load_capture(root, spec, ZOO, cost, drop_incomplete)
 
 
 def test_texts_that_look_missing_are_read_verbatim(tmp_path):
@@ -111,9 +112,9 @@ def test_with_cost_time_figures_including_a_missing_energy_are_nan_never_a_numbe
     from messplus_core.core.stream import make_stream
 
     data = load(write_capture(tmp_path, {"arc_challenge": partly_missing_energy()}), cost="time")
-    stream = make_stream(data, 42, "time")
+    stream = make_stream(data, 42, "time", 1.0)
     for model in CATS:
-        ctx = router_context(data, RunSpec("arc_challenge", "single_model", 0.5, 42), "time", None, stream.labels, stream.cost)
+        ctx = router_context(data, RunSpec("arc_challenge", "single_model", 0.5, 42, 1.0), "time", None, stream.labels, stream.cost)
         trace = replay(Replayed(ctx, SingleModel(ctx.categories, model)), stream)
         assert np.isnan(trace.energy.sum())  # every model has a missing energy among the 12 requests
         assert np.isfinite(trace.time.sum())

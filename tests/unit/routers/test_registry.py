@@ -77,7 +77,7 @@ class _Data:
 ])
 def test_hindsight_reaches_only_the_routers_that_declare_it(router, params, labels, costs):
     data = _Data()
-    ctx = router_context(data, RunSpec("b", router, 0.5, 42), "energy", None, data.labels, data.cost("energy"), None, params)
+    ctx = router_context(data, RunSpec("b", router, 0.5, 42, feedback_rate=1.0), "energy", None, data.labels, data.cost("energy"), None, params)
     assert (ctx.hindsight_labels is not None, ctx.hindsight_costs is not None) == (labels, costs)
     if not costs:
         with pytest.raises(ValueError, match="does not declare `hindsight_costs`"):
