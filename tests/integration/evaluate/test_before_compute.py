@@ -85,6 +85,8 @@ def test_sparse_feedback_training_part_without_labels_is_caught_before_compute(t
     monkeypatch.setattr(pipeline, "cached_embeddings", no_embedding)
     with pytest.raises(ConfigError, match=r"seed 42: 0.*Fixes: split.train_fraction=(\S+) ") as err:
         run_evaluation(config(*common), tmp_path / "out")
+    counts = str(err.value).split("per seed are ")[1].split(" (too few")[0]
+    assert [c.split(":")[0] for c in counts.split(", ")] == ["seed 42", "seed 43", "seed 44"]  # every seed of the sweep
     fraction = str(err.value).split("Fixes: split.train_fraction=")[1].split(" ")[0]
     monkeypatch.undo()
     result = run_evaluation(config(*common, f"split.train_fraction={fraction}"), tmp_path / "out")

@@ -88,7 +88,9 @@ def test_sparse_small(tmp_path, monkeypatch):
     from messplus_core.evaluate import pipeline
 
     monkeypatch.setattr(pipeline, "cached_embeddings", lambda *a, **k: pytest.fail("embedded before the size check"))
-    with pytest.raises(ConfigError, match=r"demo has 24 request\(s\).*feedback_rate=0.2.*Fixes: split.train_fraction="):
+    # every seed is listed, not only the failing ones (seed 44 has enough; it used to be left out silently)
+    with pytest.raises(ConfigError, match=r"demo has 24 request\(s\).*feedback_rate=0.2 the labelled training requests per seed "
+                       r"are seed 42: 0, seed 43: 1, seed 44: 2 \(too few in seed\(s\) \[42, 43\]\).*Fixes: split.train_fraction="):
         run(tmp_path, "sparse_small", "cost=time", "router=compare", "feedback_rate=0.2", zoo="tiny", benchmark="demo")
 
 
