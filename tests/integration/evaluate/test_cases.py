@@ -54,8 +54,10 @@ def test_multiline():
 
 
 def test_label_vs_acc_norm(tmp_path):
-    with pytest.raises(CaptureError, match=r"'label_small' disagrees with 'acc_norm_small'.*3 row\(s\).*\(doc_id 0\).*\(doc_id 1\).*\(doc_id 3\)"):
+    with pytest.raises(CaptureError, match=r"'label_small' disagrees with 'acc_norm_small'.*3 row\(s\).*\(doc_id 0\).*\(doc_id 1\).*\(doc_id 3\)") as err:
         run(tmp_path, "label_vs_acc_norm", benchmark="arc_challenge")
+    assert "3 label column(s) ['label_small', 'label_medium', 'label_large'] disagree" in str(err.value)  # one error, all
+    assert "arc_challenge.csv line 8 (doc_id 6): label_medium=0 vs acc_norm_medium=1" in str(err.value)
 
 
 def test_partial_energy_one_rule_for_shards_and_single_file(tmp_path):
