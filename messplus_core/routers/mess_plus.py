@@ -35,6 +35,7 @@ Why the default works (README has the measurements):
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Mapping, Sequence
@@ -143,7 +144,7 @@ class MessPlusSettings:
             value = getattr(self, lever.name)
             if lever.type == "float" and not (_is_number(value) and math.isfinite(value)):
                 raise ValueError(f"mess_plus.{lever.name} must be a number, got {value!r}.")
-            if lever.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            if lever.type == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
                 raise ValueError(f"mess_plus.{lever.name} must be an integer, got {value!r}.")
             if lever.type == "bool" and not isinstance(value, bool):
                 raise ValueError(f"mess_plus.{lever.name} must be true or false, got {value!r}.")
@@ -188,8 +189,8 @@ class MessPlusSettings:
 
 
 def _is_number(value: Any) -> bool:
-    """An int or float, not a bool (YAML's true would otherwise count as 1)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number (int, float or a numpy scalar), not a bool (YAML's true would otherwise count as 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass
