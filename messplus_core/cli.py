@@ -114,30 +114,33 @@ def override_problems(config_name: str, argv: Sequence[str]) -> list[str]:
 def _job_problems(config_name: str, overrides: list[str]) -> list[str]:
     """Compose with `overrides`; each override Hydra refuses is named and set aside (a group option replaced by a
     valid one, a key dropped), and the rest composed again, so every mistake of one command line is reported at once."""
-    from hydra.errors import MissingConfigException
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
 
     options: list[str] = []  # described as found
     keys: list[str] = []  # described once a config composes (its keys are the suggestions)
     remaining = list(overrides)
     cfg, failure = None, None
-    while cfg is None and failure is None:
+    for _ in range(len(overrides) + 1):  # each pass sets one override aside
         try:
             cfg = _compose(config_name, remaining)
+            break
         except MissingConfigException as err:  # group=option with no conf/<group>/<option>.yaml
             group, _, option = (getattr(err, "missing_cfg_file", None) or "").rpartition("/")
             valid = list(getattr(err, "options", None) or [])
-            at = [i for i, o in enumerate(remaining) if _key(o).split("@")[0] == group and option in o.split("=", 1)[-1]]
+            at = [i for i, o in enumerate(remaining)
+                  if _key(o).split("@")[0] == group and option in re.split(r"[\[\],\s]+", o.split("=", 1)[-1])]
             if not group or not at or not valid:
                 failure = _one_line(err)
-                continue
+                break
             options.append(_describe_option(group, option, valid))
             close = difflib.get_close_matches(option, valid, n=1, cutoff=0) or valid
             remaining[at[0]] = f"{remaining[at[0]].split('=', 1)[0]}={close[0]}"  # a group may be mandatory
-        except Exception as err:  # noqa: BLE001 - Hydra's and OmegaConf's composition errors
+        except (HydraException, OmegaConfBaseException) as err:  # any other composition error
             key = re.match(r"Could not override '([^']+)'", str(err))
             if key is None or not any(_key(o) == key.group(1) for o in remaining):
                 failure = _one_line(err)
-                continue
+                break
             keys.append(key.group(1))
             remaining = [o for o in remaining if _key(o) != key.group(1)]
     return options + [_describe_key(k, cfg) for k in keys] + ([failure] if failure else [])
