@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from messplus_core.capture.stage import run_capture
-from messplus_core.cli import maybe_help
+from messplus_core.cli import check_overrides, maybe_help
 from messplus_core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,4 +32,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     maybe_help("capture", __doc__)
+    check_overrides("capture")
     main()

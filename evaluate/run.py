@@ -13,7 +13,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from messplus_core.cli import maybe_help
+from messplus_core.cli import check_overrides, maybe_help
 from messplus_core.errors import CaptureError, ConfigError
 from messplus_core.evaluate.pipeline import run_evaluation
 
@@ -36,4 +36,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     maybe_help("evaluate", __doc__)
+    check_overrides("evaluate")
     main()

@@ -19,7 +19,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from messplus_core.cli import register_resolvers
+from messplus_core.cli import check_overrides, register_resolvers
 from messplus_core.core.stream import make_stream
 from messplus_core.data.capture_csv import load_capture
 from messplus_core.errors import CaptureError, ConfigError
@@ -81,4 +81,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     register_resolvers()  # ${repo_root:} in conf/paths (data_dir's default)
+    check_overrides("loadgen")
     main()

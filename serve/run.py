@@ -14,6 +14,7 @@ import hydra
 import uvicorn
 from omegaconf import DictConfig, OmegaConf
 
+from messplus_core.cli import check_overrides
 from messplus_core.errors import ConfigError
 from messplus_core.serve.app import create_app
 from messplus_core.serve.config import open_service, settings_from_config
@@ -54,4 +55,5 @@ def live_series(conf: dict, zoo_name: str) -> LiveSeries | None:
 
 
 if __name__ == "__main__":
+    check_overrides("serve")
     main()

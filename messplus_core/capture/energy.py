@@ -24,6 +24,19 @@ FALLBACKS = ("none", "time_x_power")
 WINDOW = "document"
 
 
+class _DropNoRocmWarning(logging.Filter):
+    """Zeus looks for AMD GPUs whenever NVML is absent (every CPU-only machine) and warns that `amdsmi` cannot load
+    ROCm's `libamd_smi.so` (its KeyError on that name). Without ROCm there is no AMD GPU to measure, and the meter
+    states what it measures (`EnergyMeter.source`), so that one line is noise; every other Zeus record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Failed to import amdsmi due to a key error") and "libamd_smi.so" in message)
+
+
+logging.getLogger("zeus.device.gpu.amd").addFilter(_DropNoRocmWarning())
+
+
 @dataclass(frozen=True)
 class EnergySettings:
     """`energy.*` of the capture config (`conf/capture.yaml`, the only place its defaults are written).

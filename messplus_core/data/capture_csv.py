@@ -51,6 +51,7 @@ from messplus_core.errors import CaptureError, ConfigError
 from messplus_core.specs import BenchmarkSpec, ModelZoo
 
 MAX_LISTED = 10
+DISAGREEMENTS_LISTED = 5  # rows shown per disagreeing label column (every column is named)
 #: Strings that mean "missing" in a numeric column (pandas' defaults, empty field included). Text columns have none.
 NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
               "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
@@ -224,17 +225,24 @@ def _record_lines(path: Path, mtime_ns: int, size: int) -> tuple[int, ...] | Non
     return tuple(starts[1:])  # the first record is the header
 
 
-def where(frame: pd.DataFrame, bad: np.ndarray, files: Sequence[Path] | Mapping[int, Path], column: str | None = None) -> str:
-    """'FILE line L (doc_id D): value' for the first offending rows of a frame read by `_read_file`."""
+def where(frame: pd.DataFrame, bad: np.ndarray, files: Sequence[Path] | Mapping[int, Path],
+          column: str | Sequence[str] | None = None, limit: int = MAX_LISTED) -> str:
+    """'FILE line L (doc_id D): value' for the first `limit` offending rows of a frame read by `_read_file`;
+    with several columns (values compared), each is named: 'FILE line L (doc_id D): label_small=0 vs acc_norm_small=1'."""
     parts = []
-    for i in np.flatnonzero(bad)[:MAX_LISTED]:
+    for i in np.flatnonzero(bad)[:limit]:
         path = files[int(frame["_file"].iloc[i])]
         row = int(frame["_row"].iloc[i])
         lines = record_lines(path)
         at = f"line {lines[row]}" if lines is not None and row < len(lines) else f"data row {row + 1} (header excluded)"
-        value = "" if column is None else f": {_shown(frame[column].iloc[i])}"
+        if column is None:
+            value = ""
+        elif isinstance(column, str):
+            value = f": {_shown(frame[column].iloc[i])}"
+        else:
+            value = ": " + " vs ".join(f"{c}={_shown(frame[c].iloc[i])}" for c in column)
         parts.append(f"{path.name} {at} (doc_id {frame['doc_id'].iloc[i]}){value}")
-    more = f" and {int(bad.sum()) - MAX_LISTED} more" if bad.sum() > MAX_LISTED else ""
+    more = f" and {int(bad.sum()) - limit} more" if bad.sum() > limit else ""
     return ", ".join(parts) + more
 
 
@@ -269,9 +277,10 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
 
 
-def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tuple[pd.DataFrame, list[str]]:
+def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tuple[pd.DataFrame, list[str], list[tuple[str, str]]]:
     """One file as (doc_id, input_text, label_X, energy_X, time_X, _file, _row), checked value by value;
-    also the metric columns used as labels (label_X absent)."""
+    also the metric columns used as labels (label_X absent), and (column, description with its first rows) for each
+    label column that disagrees with the benchmark's metric column beside it (`load_capture` reports them all at once)."""
     frame = read_capture_csv(path)
     files = {index: path}
     label_cols = _label_columns(frame, path, zoo, spec)
@@ -292,6 +301,7 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
               "A request is a doc_id within one benchmark: move those rows to that benchmark's file or folder.")
     out = pd.DataFrame({ID_COLUMN: frame[ID_COLUMN], TEXT_COLUMN: frame[TEXT_COLUMN], "_file": index, "_row": frame["_row"]})
     from_metric = []
+    disagreeing: list[tuple[str, str]] = []
     for cat in zoo.categories:
         col = label_cols[cat]
         values = _numbers(frame, col)
@@ -306,9 +316,9 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
         if col == label_col(cat) and metric in frame.columns:
             other = _numbers(frame, metric)
             differ = (values != other) & ~(np.isnan(values) & np.isnan(other))
-            check(col, differ, f"disagrees with '{metric}' (benchmark '{spec.name}' scores by {spec.metric})",
-                  f"Both columns claim to be the satisfaction of '{cat}'; correct the wrong one, or delete one of the "
-                  "two columns to use the other.")
+            if differ.any():
+                disagreeing.append((col, f"{path}: '{col}' disagrees with '{metric}' in {int(differ.sum())} row(s): "
+                                         f"{where(frame, differ, files, (col, metric), limit=DISAGREEMENTS_LISTED)}"))
         elif col != label_col(cat):
             from_metric.append(col)
         if spec.threshold is not None:  # binary from a graded score: 1[score >= threshold]
@@ -324,7 +334,7 @@ def _read_file(path: Path, index: int, zoo: ModelZoo, spec: BenchmarkSpec) -> tu
             check(cost, np.isinf(values), "is infinite", "Costs are measured joules or seconds; re-capture those requests.")
             check(cost, values < 0, "is negative", "Costs are measured joules or seconds, never negative.")
             out[cost] = values
-    return out, from_metric
+    return out, from_metric, disagreeing
 
 
 def _incomplete(frame: pd.DataFrame, cats: tuple[str, ...], cost: CostKind) -> np.ndarray:
@@ -368,8 +378,15 @@ def load_capture(data_dir: str | Path, spec: BenchmarkSpec, zoo: ModelZoo, cost:
     data_dir = Path(data_dir)
     files = capture_files(data_dir, spec.name)
     parts = [_read_file(p, i, zoo, spec) for i, p in enumerate(files)]
-    frame = pd.concat([f for f, _ in parts], ignore_index=True)
-    from_metric = sorted({c for _, cols in parts for c in cols})
+    disagreeing = [d for _, _, found in parts for d in found]
+    if disagreeing:
+        columns = list(dict.fromkeys(col for col, _ in disagreeing))
+        raise CaptureError(f"benchmark '{spec.name}' scores by {spec.metric}, and {len(columns)} label column(s) "
+                           f"{columns} disagree with it: {'; '.join(d for _, d in disagreeing)}. Both columns of a pair "
+                           "claim to be the satisfaction of that model; correct the wrong one, or delete one column of "
+                           "each pair to use the other.")
+    frame = pd.concat([f for f, _, _ in parts], ignore_index=True)
+    from_metric = sorted({c for _, cols, _ in parts for c in cols})
     if from_metric:
         log.info("%s: no label_X column in some file(s); the satisfaction is read from the benchmark's metric %s",
                  spec.name, from_metric)

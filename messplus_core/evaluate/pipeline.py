@@ -204,26 +204,24 @@ def protocol_sizes(p: EvaluationPlan, datasets: dict[str, CaptureData]) -> tuple
     offline = set(registry.names(trains_offline=True))
     learned = sorted(offline & set(p.routers))
     need = 2 if learned else 1
-    short: dict[tuple[str, str, float], list[tuple[int, int]]] = {}
+    per_seed: dict[tuple[str, str, float], dict[int, int]] = {}  # (scenario, benchmark, rate) -> seed -> labelled
     for s in p.specs:
-        if s.split != "test":
-            continue
-        n = datasets[s.benchmark].n
-        labelled = labelled_training_requests(n, s.seed, s.feedback_rate, fraction)
-        if labelled < need:
-            short.setdefault((s.scenario, s.benchmark, s.feedback_rate), [])
-            if (s.seed, labelled) not in short[(s.scenario, s.benchmark, s.feedback_rate)]:
-                short[(s.scenario, s.benchmark, s.feedback_rate)].append((s.seed, labelled))
+        if s.split == "test":
+            labelled = labelled_training_requests(datasets[s.benchmark].n, s.seed, s.feedback_rate, fraction)
+            per_seed.setdefault((s.scenario, s.benchmark, s.feedback_rate), {})[s.seed] = labelled
     notes: list[str] = []
     skip: set[tuple[str, str, float]] = set()
-    for key, seeds in short.items():
+    for key, seeds in per_seed.items():
+        if min(seeds.values()) >= need:
+            continue
         scenario, bench, rate = key
         n = datasets[bench].n
         name = bench if scenario == NO_SCENARIO else f"{bench} (scenario {scenario})"
-        counts = ", ".join(f"seed {seed}: {k}" for seed, k in seeds)
+        counts = ", ".join(f"seed {seed}: {k}" for seed, k in sorted(seeds.items()))
         where = (f"{name} has {n} request(s); with split.train_fraction={fraction:g} and feedback_rate={rate:g} "
-                 f"the labelled training requests per seed are {counts}")
-        if min(k for _, k in seeds) < 1:
+                 f"the labelled training requests per seed are {counts} "
+                 f"(too few in seed(s) {sorted(seed for seed, k in seeds.items() if k < need)})")
+        if min(seeds.values()) < 1:
             raise ConfigError(f"{where}: the train/test protocol needs at least 1 labelled training request in every "
                               f"seed (and a test part), {'2 for the learned routers ' + str(learned) if learned else ''}. "
                               "Fixes: " + "; or ".join(_protocol_fixes(p, n, rate, need, learned)) + ".")

@@ -21,6 +21,7 @@ charged.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -95,17 +96,32 @@ def out_of_fold_heads(ctx: RouterContext, x: np.ndarray, y: np.ndarray, params: 
     return oof, fit(np.arange(len(x)), 0)
 
 
+#: The learned routers' numeric knobs (conf/router/<name>.yaml; `head.*` and `fit.*` are the MLP heads'):
+#: key -> (int or float, the smallest value allowed or None, whether that value itself is allowed).
+NUMERIC_KNOBS: dict[str, tuple[type, float | None, bool]] = {
+    "router_energy_j": (float, 0.0, True), "margin": (float, None, True), "folds": (int, 2, True), "k": (int, 1, True),
+    "head.hidden": (int, 1, True), "head.lr": (float, 0.0, False), "head.momentum": (float, 0.0, True),
+    "head.weight_decay": (float, 0.0, True), "fit.epochs": (int, 1, True), "fit.batch_size": (int, 1, True)}
+
+
 def check_learned(params: Mapping[str, Any], categories: tuple[str, ...]) -> None:
-    """A learned router's settings that would otherwise fail inside a worker, mid-sweep (ValueError)."""
-    folds = params.get("folds")
-    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int) or folds < 2):
-        raise ValueError(f"folds must be an integer >= 2, got {folds!r}.")
-    k = params.get("k")
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
-    margin = params.get("margin")  # conf/router/<name>.yaml sets it (0.0): no default here
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
-        raise ValueError(f"margin must be a number (conf/router/<name>.yaml sets it), got {margin!r}.")
+    """A learned router's settings that would otherwise fail inside a worker, mid-sweep (ValueError naming the key):
+    each knob of `NUMERIC_KNOBS` the config sets is a number of its kind (not a bool) in its range, and `margin`
+    is set (conf/router/<name>.yaml sets it: no default here)."""
+    if "margin" not in params:
+        raise ValueError("margin must be a number (conf/router/<name>.yaml sets it), got nothing.")
+    for key, (kind, low, inclusive) in NUMERIC_KNOBS.items():
+        section, _, name = key.rpartition(".")
+        holder = params.get(section) if section else params
+        if not isinstance(holder, Mapping) or name not in holder:
+            continue  # a knob this router does not have (knn has no head, the heads no k)
+        value = holder[name]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{key} must be an integer, got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{key} must be a number, got {value!r}.")
+        if low is not None and (value < low or (value == low and not inclusive)):
+            raise ValueError(f"{key} must be {'>=' if inclusive else '>'} {low:g}, got {value!r}.")
 
 
 LEARNED = dict(features=True, trains_offline=True, check=check_learned)

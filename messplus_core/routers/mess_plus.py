@@ -35,8 +35,9 @@ Why the default works (README has the measurements):
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -139,6 +140,18 @@ class MessPlusSettings:
     side_queries: bool
 
     def __post_init__(self) -> None:
+        for lever in fields(self):  # types first: a value such as 'abc' from the command line fails here, by name
+            value = getattr(self, lever.name)
+            if lever.type == "float" and not (_is_number(value) and math.isfinite(value)):
+                raise ValueError(f"mess_plus.{lever.name} must be a number, got {value!r}.")
+            if lever.type == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise ValueError(f"mess_plus.{lever.name} must be an integer, got {value!r}.")
+            if lever.type == "bool" and not isinstance(value, bool):
+                raise ValueError(f"mess_plus.{lever.name} must be true or false, got {value!r}.")
+        if self.energy_prior is not None and not (isinstance(self.energy_prior, tuple)
+                                                  and all(_is_number(e) for e in self.energy_prior)):
+            prior = list(self.energy_prior) if isinstance(self.energy_prior, tuple) else self.energy_prior
+            raise ValueError(f"mess_plus.energy_prior must be null or a list of numbers (one per model), got {prior!r}.")
         choices = {"estimator": ("head", "model_mean", "blend"), "optimism_kind": ("ucb", "thompson"), "cost_scale": ("raw", "shadow_price"),
                    "explore_models": ("all", "frontier"), "explore_serve": ("largest", "best_estimate"),
                    "energy_estimate": ("running_mean", "last", "known")}
@@ -156,7 +169,7 @@ class MessPlusSettings:
     def from_params(cls, params: dict[str, Any]) -> "MessPlusSettings":
         """From a preset's config plus the sweep's V and c. Every lever must be there: the preset YAMLs
         (conf/router/mess_plus*.yaml) are the only place their values live. Raises ValueError on a key that is no
-        lever (a typo) and on a missing lever."""
+        lever (a typo), on a missing lever and on a value of the wrong type (e.g. tightening='abc')."""
         keys = set(cls.__dataclass_fields__)
         unknown = sorted(set(params) - keys - NOT_LEVERS)
         if unknown:
@@ -166,11 +179,18 @@ class MessPlusSettings:
             raise ValueError(f"mess_plus: lever(s) {missing} not set; each preset's YAML sets every lever "
                              "(conf/router/mess_plus_paper.yaml lists them all with the published values).")
         picked = {k: params[k] for k in keys}
-        if picked["energy_prior"] is not None:
-            picked["energy_prior"] = tuple(float(e) for e in picked["energy_prior"])
+        prior = picked["energy_prior"]
+        if isinstance(prior, (list, tuple)):  # anything else is refused by __post_init__
+            picked["energy_prior"] = tuple(float(e) if _is_number(e) else e for e in prior)
         for key in ("forced_explorations", "change_window", "blend_refit_every"):
-            picked[key] = int(picked[key])
+            if isinstance(picked[key], float) and picked[key].is_integer():  # 3.0 is 3; 2.5 or 'abc' are refused
+                picked[key] = int(picked[key])
         return cls(**picked)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number (int, float or a numpy scalar), not a bool (YAML's true would otherwise count as 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass

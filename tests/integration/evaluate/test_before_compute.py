@@ -41,6 +41,9 @@ def test_list_values_of_single_value_knobs_are_sweep_values(base):
     # the preset's `features` flag reads `estimator`: the missing lever is named first, not a KeyError
     ("~routers.mess_plus.estimator", r"routers.mess_plus: mess_plus: lever\(s\) \[.estimator.\] not set"),
     ("routers.mess_plus.energy_prior=[1,2]", "energy_prior needs one value per model"),
+    ("routers.mess_plus.tightening=abc", r"routers.mess_plus: mess_plus.tightening must be a number, got 'abc'"),
+    ("routers.mess_plus.optimism=abc", r"routers.mess_plus: mess_plus.optimism must be a number, got 'abc'"),
+    ("routers.mess_plus.forced_explorations=2.5", r"mess_plus.forced_explorations must be an integer, got 2.5"),
     ("split.train_fraction=abc", "invalid config value: could not convert string to float: 'abc'"),
     ("benchmarks.boolq.alpha=high", "invalid config value"),
     ("n_jobs=-1", "n_jobs must be an integer >= 0"),
@@ -48,6 +51,16 @@ def test_list_values_of_single_value_knobs_are_sweep_values(base):
 def test_bad_knob_values_get_the_projects_message(base, override, message):
     with pytest.raises(ConfigError, match=message):
         plan(config(*base, override))
+
+
+@pytest.mark.parametrize("override,message", [
+    ("routers.knn.router_energy_j=abc", r"routers.knn: router_energy_j must be a number, got 'abc'"),
+    ("routers.threshold_2model.head.lr=abc", r"routers.threshold_2model: head.lr must be a number, got 'abc'"),
+    ("routers.cheapest_above_threshold.fit.epochs=2.5", r"routers.cheapest_above_threshold: fit.epochs must be an integer, got 2.5"),
+])
+def test_bad_learned_router_knobs_get_the_projects_message(base, override, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(config(*base, "router=compare", override))
 
 
 def test_cli_bad_knob_exits_2_without_traceback(base, tmp_path):
@@ -85,6 +98,8 @@ def test_sparse_feedback_training_part_without_labels_is_caught_before_compute(t
     monkeypatch.setattr(pipeline, "cached_embeddings", no_embedding)
     with pytest.raises(ConfigError, match=r"seed 42: 0.*Fixes: split.train_fraction=(\S+) ") as err:
         run_evaluation(config(*common), tmp_path / "out")
+    counts = str(err.value).split("per seed are ")[1].split(" (too few")[0]
+    assert [c.split(":")[0] for c in counts.split(", ")] == ["seed 42", "seed 43", "seed 44"]  # every seed of the sweep
     fraction = str(err.value).split("Fixes: split.train_fraction=")[1].split(" ")[0]
     monkeypatch.undo()
     result = run_evaluation(config(*common, f"split.train_fraction={fraction}"), tmp_path / "out")

@@ -54,8 +54,10 @@ def test_multiline():
 
 
 def test_label_vs_acc_norm(tmp_path):
-    with pytest.raises(CaptureError, match=r"'label_small' disagrees with 'acc_norm_small'.*3 row\(s\).*\(doc_id 0\).*\(doc_id 1\).*\(doc_id 3\)"):
+    with pytest.raises(CaptureError, match=r"'label_small' disagrees with 'acc_norm_small'.*3 row\(s\).*\(doc_id 0\).*\(doc_id 1\).*\(doc_id 3\)") as err:
         run(tmp_path, "label_vs_acc_norm", benchmark="arc_challenge")
+    assert "3 label column(s) ['label_small', 'label_medium', 'label_large'] disagree" in str(err.value)  # one error, all
+    assert "arc_challenge.csv line 8 (doc_id 6): label_medium=0 vs acc_norm_medium=1" in str(err.value)
 
 
 def test_partial_energy_one_rule_for_shards_and_single_file(tmp_path):
@@ -88,7 +90,9 @@ def test_sparse_small(tmp_path, monkeypatch):
     from messplus_core.evaluate import pipeline
 
     monkeypatch.setattr(pipeline, "cached_embeddings", lambda *a, **k: pytest.fail("embedded before the size check"))
-    with pytest.raises(ConfigError, match=r"demo has 24 request\(s\).*feedback_rate=0.2.*Fixes: split.train_fraction="):
+    # every seed is listed, not only the failing ones (seed 44 has enough; it used to be left out silently)
+    with pytest.raises(ConfigError, match=r"demo has 24 request\(s\).*feedback_rate=0.2 the labelled training requests per seed "
+                       r"are seed 42: 0, seed 43: 1, seed 44: 2 \(too few in seed\(s\) \[42, 43\]\).*Fixes: split.train_fraction="):
         run(tmp_path, "sparse_small", "cost=time", "router=compare", "feedback_rate=0.2", zoo="tiny", benchmark="demo")
 
 

@@ -37,3 +37,19 @@ def test_partial_scoring_rebuilds_the_blank_sentence_without_the_options() -> No
     # winogrande: each option completes the context; the continuation is shared.
     args = [("The trophy did not fit because Sarah", " was too small."), ("The trophy did not fit because Sam", " was too small.")]
     assert request_text(args) == "The trophy did not fit because _ was too small."
+
+
+def test_zeus_no_rocm_warning_is_dropped_and_other_zeus_warnings_pass(caplog) -> None:
+    """`make demo` on a CPU machine printed Zeus's "Failed to import amdsmi due to a key error on: ['libamd_smi.so']"
+    when the meter was built; only that line is dropped."""
+    import logging
+
+    amd = logging.getLogger("zeus.device.gpu.amd")
+    with caplog.at_level(logging.INFO):
+        EnergyMeter([], EnergySettings(fallback="none", watts=None))  # a real ZeusMonitor: no NVML here, so Zeus tries amdsmi
+        amd.warning("Failed to import amdsmi due to a key error on: [%s]. Ensure that amdsmi is installed on your system.",
+                    KeyError("libamd_smi.so"))
+        amd.warning("Failed to import amdsmi. Ensure amdsmi's version is at least as high as the current ROCm version.")
+    assert "libamd_smi.so" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == amd.name] == [
+        "Failed to import amdsmi. Ensure amdsmi's version is at least as high as the current ROCm version."]

@@ -63,6 +63,25 @@ def test_label_and_metric_that_disagree_are_refused_listing_the_doc_ids(tmp_path
         load(write_capture(tmp_path, {"arc_challenge": frame}))
 
 
+def test_every_disagreeing_label_column_of_every_shard_is_named_in_one_error_with_both_values(tmp_path):
+    """One error for all of them (it used to name only the first model's column, so a user fixed and reran once per
+    model); each listed row shows the label's and the metric's value."""
+    frame = synthetic_frame(12)
+    frame.loc[1, "acc_norm_small"] = 1 - frame.loc[1, "label_small"]
+    for doc in range(2, 12):  # 10 rows of label_large: the first DISAGREEMENTS_LISTED are shown, then a count
+        frame.loc[doc, "acc_norm_large"] = 1 - frame.loc[doc, "label_large"]
+    with pytest.raises(CaptureError) as err:
+        load(write_capture(tmp_path, {"arc_challenge": frame}, shards=2))
+    message = str(err.value)
+    assert "\n" not in message and "2 label column(s) ['label_small', 'label_large'] disagree" in message
+    small = f"part_0.csv: 'label_small' disagrees with 'acc_norm_small' in 1 row(s): part_0.csv line 3 (doc_id 1): " \
+            f"label_small={frame.loc[1, 'label_small']:g} vs acc_norm_small={frame.loc[1, 'acc_norm_small']:g}"
+    assert small in message
+    assert "part_0.csv: 'label_large' disagrees with 'acc_norm_large' in 4 row(s)" in message  # docs 2-5
+    assert "part_1.csv: 'label_large' disagrees with 'acc_norm_large' in 6 row(s)" in message  # docs 6-11
+    assert "(doc_id 10): label_large=" in message and "(doc_id 11)" not in message and "and 1 more" in message
+
+
 def test_the_metric_column_used_for_a_missing_label_is_logged(tmp_path, caplog):
     frame = synthetic_frame(10).drop(columns=["label_small", "label_medium", "label_large"])
     with caplog.at_level(logging.INFO):

@@ -232,3 +232,27 @@ def test_real_table_holds_every_router_and_both_bounds(real_runs):
 def test_real_same_seed_gives_identical_results(real_runs):
     pd.testing.assert_frame_equal(real_runs[0]["frame"], real_runs[1]["frame"])
     assert real_runs[0]["summary"].read_text() == real_runs[1]["summary"].read_text()
+
+
+@pytest.mark.parametrize("name", ["threshold_2model", "cheapest_above_threshold", "knn"])
+def test_every_numeric_knob_of_a_learned_router_refuses_a_wrong_type_or_range_by_name(name):
+    """`routers.knn.router_energy_j=abc`, `routers.threshold_2model.head.lr=abc` or `fit.epochs=2.5` used to pass the
+    check and fail later, inside a worker; each knob the router's config sets is now refused by name."""
+    from messplus_core.routers.learned import NUMERIC_KNOBS
+
+    check = registry.get(name).check
+    check(PARAMS[name], ("small", "medium", "large"))
+    tried = 0
+    for key, (kind, low, inclusive) in NUMERIC_KNOBS.items():
+        section, _, knob = key.rpartition(".")
+        if knob not in ((PARAMS[name].get(section) or {}) if section else PARAMS[name]):
+            continue
+        bad_values = ["abc", True, 2.5 if kind is int else float("nan")]
+        if low is not None:
+            bad_values.append(low - 1 if inclusive else low)
+        for bad in bad_values:
+            params = {**PARAMS[name], section: {**PARAMS[name][section], knob: bad}} if section else {**PARAMS[name], knob: bad}
+            with pytest.raises(ValueError, match=rf"^{key} must be "):
+                check(params, ("small", "medium", "large"))
+            tried += 1
+    assert tried >= 11  # knn has 3 knobs (11 bad values), the two MLP routers 8
