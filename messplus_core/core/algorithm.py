@@ -59,9 +59,12 @@ def efficient_frontier(mean_cost: Sequence[float], mean_satisfaction: Sequence[f
     of satisfaction. Dominated models (costlier and no more satisfying than a
     mixture of others) are not on it. Inputs: (M,) each; returns model indices.
     """
-    # plain floats: M is small and this runs once per exploit decision, where numpy's per-call overhead dominates
-    cost = [float(c) for c in mean_cost]
-    sat = [float(x) for x in mean_satisfaction]
+    return _frontier([float(c) for c in mean_cost], [float(x) for x in mean_satisfaction])
+
+
+def _frontier(cost: list[float], sat: list[float]) -> list[int]:
+    """`efficient_frontier` on plain floats: M is small and this runs once per exploit decision (through
+    `shadow_price`), where numpy's per-call overhead dominated."""
     low = min(cost)
     vertex = max((m for m in range(len(cost)) if cost[m] == low), key=lambda m: (sat[m], -m))
     frontier = [vertex]
@@ -93,7 +96,7 @@ def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float],
     """
     cost = [float(c) for c in mean_cost]
     sat = [float(x) for x in mean_satisfaction]
-    frontier = efficient_frontier(cost, sat)
+    frontier = _frontier(cost, sat)
     if len(frontier) < 2:
         return 0.0
     if alpha > sat[frontier[-1]]:
@@ -101,4 +104,4 @@ def shadow_price(mean_cost: Sequence[float], mean_satisfaction: Sequence[float],
     else:
         k = next((i for i in range(1, len(frontier)) if sat[frontier[i]] >= alpha), 1)
         lo, hi = frontier[k - 1], frontier[k]
-    return float((cost[hi] - cost[lo]) / (sat[hi] - sat[lo]))
+    return (cost[hi] - cost[lo]) / (sat[hi] - sat[lo])

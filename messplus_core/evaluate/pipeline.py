@@ -357,7 +357,8 @@ def table_setting(p: EvaluationPlan, table: dict[str, Any], default_sweep: dict[
             if value not in ran:
                 default = default_sweep.get(axis, {}).get(name)
                 if default and value == float(default[0]):
-                    nearest = min(ran, key=lambda r: abs(math.log(r / value)) if r > 0 < value else abs(r - value))
+                    # swept V and c are > 0 (SweepAxes refuses others), and so is the default they are measured from
+                    nearest = min(ran, key=lambda r: abs(math.log(r / value)))
                     notes.append(f"{name}: the tables show {axis}={nearest:g}, the swept value nearest its default "
                                  f"{axis}={value:g}, which this sweep did not run (another: summary.{name}.{axis}=...).")
                     value = nearest
